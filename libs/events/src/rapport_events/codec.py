@@ -1,0 +1,28 @@
+"""(De)serialisation of events on the wire: compact JSON, validated by the contract models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from rapport_events.envelope import EVENT_ADAPTER, TouchpointEvent
+
+
+def encode_event(event: TouchpointEvent) -> bytes:
+    """The Kafka value of an event. `exclude_none` keeps messages small."""
+    return event.__pydantic_serializer__.to_json(event, exclude_none=True)
+
+
+def decode_event(value: bytes) -> TouchpointEvent:
+    """Parse and validate one Kafka value; raises pydantic.ValidationError on a bad one."""
+    return EVENT_ADAPTER.validate_json(value)
+
+
+def encode_json(data: Any) -> bytes:
+    """Any other message (profile changes, offers): plain JSON with no pydantic models."""
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+
+
+def decode_json(value: bytes) -> Any:
+    return orjson.loads(value)

@@ -1,0 +1,92 @@
+"""The one way to reach PostgreSQL: an async engine and a transaction as the unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from rapport_events.settings import DatabaseSettings
+
+
+class Database:
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.url = settings.database_url.get_secret_value()
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One unit of work: everything inside commits together or not at all."""
+        async with self.engine.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only connection for queries that need no transaction of their own."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    async def check(self) -> None:
+        async with self.engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(text("SELECT 1")), 3)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure worth retrying: the database (or the network to it) is down, not the data."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        OSError
+        | TimeoutError
+        | ConnectionError
+        | asyncpg.exceptions.PostgresConnectionError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.InterfaceError,
+    )
+
+
+def upgrade_schema(migrations_dir: Path, url: str) -> None:
+    """Run a service's Alembic migrations to head (blocking: call it from a thread)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def run_migrations_online(target_metadata: object, url: str) -> None:
+    """The body of every service's Alembic `env.py`: migrate over asyncpg."""
+    from alembic import context  # noqa: PLC0415 - only meaningful inside an Alembic run
+
+    def migrate(connection: object) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run())

@@ -1,0 +1,7 @@
+"""Kafka plumbing written once: the publisher, the consumer loop and topic administration."""
+
+from rapport_events.kafka.admin import ensure_topics
+from rapport_events.kafka.consumer import ConsumerLoop, Handler
+from rapport_events.kafka.producer import BrokerUnavailable, Publisher
+
+__all__ = ["BrokerUnavailable", "ConsumerLoop", "Handler", "Publisher", "ensure_topics"]

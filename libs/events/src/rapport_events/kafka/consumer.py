@@ -1,0 +1,260 @@
+"""The one consumer loop every service runs.
+
+Contract with the handler: it receives a batch of decoded records and must apply them durably
+(one database transaction) before returning. Only then are the offsets committed, so a crash at
+any point redelivers the batch; handlers are idempotent (they dedupe by event id), which turns
+at-least-once delivery into an exactly-once effect.
+
+- A record that cannot be decoded goes to the dead-letter topic with the reason.
+- A transient failure (database or broker down) retries the same batch with backoff, without
+  committing, until it succeeds or the loop is stopped.
+- Any other failure is a record the handler cannot take: the batch is bisected until the
+  record is found, and it goes to the dead-letter topic; the stream goes on.
+- `stop()` (wired to SIGTERM) lets the batch in hand finish and commit, then leaves the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import Counter, Gauge, Histogram
+
+from rapport_events.kafka.producer import Publisher
+from rapport_events.observability import get_logger
+from rapport_events.settings import KafkaSettings
+
+T = TypeVar("T")
+
+log = get_logger(__name__)
+
+RECORDS = Counter("rapport_consumer_records_total", "records handled", ["group", "outcome"])
+BATCH_SECONDS = Histogram(
+    "rapport_consumer_batch_seconds",
+    "time to handle and commit one batch",
+    ["group"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+LAG = Gauge("rapport_consumer_lag", "records behind the end of the log", ["group"])
+RETRIES = Counter("rapport_consumer_retries_total", "batches retried after a failure", ["group"])
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered(Generic[T]):
+    """A decoded record and where it came from."""
+
+    value: T
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+
+
+Handler = Callable[[Sequence[Delivered[T]]], Awaitable[None]]
+Decoder = Callable[[str, bytes], T]
+
+
+def _default_transient(error: BaseException) -> bool:
+    return isinstance(error, OSError | TimeoutError | ConnectionError | KafkaError)
+
+
+class ConsumerLoop(Generic[T]):
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        decode: Decoder[T],
+        handler: Handler[T],
+        dead_letters: Publisher,
+        max_batch: int = 1000,
+        poll_timeout_ms: int = 200,
+        is_transient: Callable[[BaseException], bool] = _default_transient,
+        from_beginning: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._decode = decode
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._max_batch = max_batch
+        self._poll_timeout_ms = poll_timeout_ms
+        self._is_transient = is_transient
+        self._from_beginning = from_beginning
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._positions: dict[TopicPartition, int] = {}
+        self.handled = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def running(self) -> bool:
+        return self._consumer is not None
+
+    def lag(self) -> int | None:
+        """Records between what this instance has committed and the end of its partitions."""
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        total = 0
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            total += max(0, end - self._positions.get(tp, consumer.committed_offset(tp) or 0))
+        return total
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._settings.bootstrap_servers,
+            client_id=f"{self._settings.client_id}-{self._group_id}",
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if self._from_beginning else "latest",
+            max_poll_records=self._max_batch,
+            # A batch may wait out a database outage before it commits.
+            max_poll_interval_ms=600_000,
+            fetch_max_wait_ms=self._poll_timeout_ms,
+        )
+        await self._start_with_retry(consumer)
+        self._consumer = consumer
+        log.info("consumer_started", group=self._group_id, topics=self._topics)
+        try:
+            while not self._stopping.is_set():
+                polled = await consumer.getmany(
+                    timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
+                )
+                if polled:
+                    await self._process(consumer, polled)
+                LAG.labels(self._group_id).set(self.lag() or 0)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+            log.info("consumer_stopped", group=self._group_id, handled=self.handled)
+
+    async def _start_with_retry(self, consumer: AIOKafkaConsumer) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await consumer.start()
+                return
+            except KafkaError as error:
+                if self._stopping.is_set():
+                    raise
+                log.warning("consumer_start_failed", group=self._group_id, error=repr(error))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def _process(
+        self, consumer: AIOKafkaConsumer, polled: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        with BATCH_SECONDS.labels(self._group_id).time():
+            batch: list[Delivered[T]] = []
+            raw: dict[int, ConsumerRecord] = {}
+            poisoned: list[tuple[ConsumerRecord, str]] = []
+            for records in polled.values():
+                for record in records:
+                    try:
+                        value = self._decode(record.topic, record.value)
+                    except Exception as error:  # noqa: BLE001 - anything undecodable is poison
+                        poisoned.append((record, f"undecodable: {error}"))
+                        continue
+                    delivered = Delivered(
+                        value, record.topic, record.partition, record.offset, record.key
+                    )
+                    raw[id(delivered)] = record
+                    batch.append(delivered)
+            if poisoned:
+                await self._dead_letter(poisoned)
+            if batch:
+                rejected = await self._handle(batch)
+                if rejected is None:
+                    return  # stopping while retrying: nothing committed, all redelivered
+                if rejected:
+                    await self._dead_letter([(raw[id(item)], reason) for item, reason in rejected])
+            offsets = {tp: records[-1].offset + 1 for tp, records in polled.items()}
+            try:
+                await consumer.commit(offsets)
+            except CommitFailedError:
+                # The group rebalanced under us: the new owner gets these records again and
+                # the idempotent handler ignores what was already applied.
+                log.warning("commit_failed_rebalance", group=self._group_id)
+                return
+            self._positions.update(offsets)
+            self.handled += len(batch)
+            RECORDS.labels(self._group_id, "handled").inc(len(batch) - len(rejected))
+
+    async def _handle(
+        self, batch: list[Delivered[T]]
+    ) -> list[tuple[Delivered[T], str]] | None:
+        """Apply the batch; return the records rejected as poison, or None if stopped."""
+        delay = 0.2
+        while True:
+            try:
+                await self._handler(batch)
+                return []
+            except Exception as error:
+                if not self._is_transient(error):
+                    return await self._bisect(batch, error)
+                RETRIES.labels(self._group_id).inc()
+                log.warning("batch_retry", group=self._group_id, error=type(error).__name__)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay)
+                return None
+            except TimeoutError:
+                delay = min(delay * 2, 5)
+
+    async def _bisect(
+        self, batch: list[Delivered[T]], error: Exception
+    ) -> list[tuple[Delivered[T], str]] | None:
+        if len(batch) == 1:
+            log.error(
+                "record_rejected",
+                group=self._group_id,
+                topic=batch[0].topic,
+                partition=batch[0].partition,
+                offset=batch[0].offset,
+                error=type(error).__name__,
+            )
+            return [(batch[0], f"handler failed: {type(error).__name__}: {error}")]
+        middle = len(batch) // 2
+        rejected: list[tuple[Delivered[T], str]] = []
+        for half in (batch[:middle], batch[middle:]):
+            result = await self._handle(half)
+            if result is None:
+                return None
+            rejected.extend(result)
+        return rejected
+
+    async def _dead_letter(self, records: list[tuple[ConsumerRecord, str]]) -> None:
+        # Dead letters must be durable before the offset moves past them: retry until sent.
+        by_topic: dict[str, list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]] = {}
+        for record, reason in records:
+            headers = [
+                ("rapport-dlq-reason", reason[:2000].encode()),
+                ("rapport-dlq-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+                ("rapport-dlq-group", self._group_id.encode()),
+            ]
+            dlq = self._settings.topics.touchpoints_dlq
+            by_topic.setdefault(dlq, []).append((record.key, record.value or b"", headers))
+        delay = 0.2
+        while True:
+            try:
+                for topic, entries in by_topic.items():
+                    await self._dead_letters.publish_many(topic, entries)
+                break
+            except Exception as error:  # noqa: BLE001 - keep trying: the offset must not pass
+                log.warning("dead_letter_retry", group=self._group_id, error=type(error).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+        RECORDS.labels(self._group_id, "dead_lettered").inc(len(records))
+        log.warning("dead_lettered", group=self._group_id, count=len(records))

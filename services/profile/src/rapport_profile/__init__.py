@@ -1,0 +1,1 @@
+"""Rapport profile service."""
