@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -73,11 +73,11 @@ def upgrade_schema(migrations_dir: Path, url: str) -> None:
     command.upgrade(config, "head")
 
 
-def run_migrations_online(target_metadata: object, url: str) -> None:
+def run_migrations_online(target_metadata: MetaData, url: str) -> None:
     """The body of every service's Alembic `env.py`: migrate over asyncpg."""
     from alembic import context  # noqa: PLC0415 - only meaningful inside an Alembic run
 
-    def migrate(connection: object) -> None:
+    def migrate(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()

@@ -112,13 +112,20 @@ EVENT_TYPES: tuple[str, ...] = tuple(PROPERTIES_BY_TYPE)
 # is an instance of its own `Envelope[Literal[type], Properties subclass]`.
 TouchpointEvent: TypeAlias = Envelope[str, p.Properties]
 
-_EVENT_MODELS: list[Any] = [
-    Envelope[Literal[name], props]  # type: ignore[valid-type]
-    for name, props in PROPERTIES_BY_TYPE.items()
-]
-EVENT_ADAPTER: TypeAdapter[TouchpointEvent] = TypeAdapter(
-    Annotated[Union[tuple(_EVENT_MODELS)], Field(discriminator="type")]  # noqa: UP007
-)
+
+def _event_model(name: str, props: type[p.Properties]) -> Any:
+    """`order_completed` → class `OrderCompletedEvent(Envelope[Literal["order_completed"], ...])`.
+
+    A named subclass, so that schemas and error messages say `OrderCompletedEvent`.
+    """
+    class_name = "".join(part.capitalize() for part in name.split("_")) + "Event"
+    base = Envelope[Literal[name], props]  # type: ignore[valid-type]
+    return type(class_name, (base,), {"__module__": __name__})
+
+
+_EVENT_MODELS: list[Any] = [_event_model(name, props) for name, props in PROPERTIES_BY_TYPE.items()]
+_ANY_EVENT: Any = Annotated[Union[tuple(_EVENT_MODELS)], Field(discriminator="type")]  # noqa: UP007
+EVENT_ADAPTER: TypeAdapter[TouchpointEvent] = TypeAdapter(_ANY_EVENT)
 
 
 def parse_event(data: Any, *, phone_region: str | None = None) -> TouchpointEvent:

@@ -80,7 +80,7 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
             try:
                 await check()
                 results[name] = "ok"
-            except Exception as error:  # noqa: BLE001 - any failure means not ready
+            except Exception as error:
                 results[name] = f"unavailable: {type(error).__name__}"
         ready = all(value == "ok" for value in results.values())
         return JSONResponse(

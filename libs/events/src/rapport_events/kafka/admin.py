@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -27,9 +29,8 @@ async def ensure_topics(settings: KafkaSettings, names: tuple[str, ...] | None =
             if name not in existing
         ]
         if missing:
-            try:
+            # Another service may create the same topic at the same moment.
+            with suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it at the same moment
     finally:
         await admin.close()

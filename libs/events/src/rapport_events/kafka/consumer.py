@@ -165,7 +165,7 @@ class ConsumerLoop(Generic[T]):
                 for record in records:
                     try:
                         value = self._decode(record.topic, record.value)
-                    except Exception as error:  # noqa: BLE001 - anything undecodable is poison
+                    except Exception as error:
                         poisoned.append((record, f"undecodable: {error}"))
                         continue
                     delivered = Delivered(
@@ -175,6 +175,7 @@ class ConsumerLoop(Generic[T]):
                     batch.append(delivered)
             if poisoned:
                 await self._dead_letter(poisoned)
+            rejected: list[tuple[Delivered[T], str]] | None = []
             if batch:
                 rejected = await self._handle(batch)
                 if rejected is None:
@@ -191,11 +192,9 @@ class ConsumerLoop(Generic[T]):
                 return
             self._positions.update(offsets)
             self.handled += len(batch)
-            RECORDS.labels(self._group_id, "handled").inc(len(batch) - len(rejected))
+            RECORDS.labels(self._group_id, "handled").inc(len(batch) - len(rejected or []))
 
-    async def _handle(
-        self, batch: list[Delivered[T]]
-    ) -> list[tuple[Delivered[T], str]] | None:
+    async def _handle(self, batch: list[Delivered[T]]) -> list[tuple[Delivered[T], str]] | None:
         """Apply the batch; return the records rejected as poison, or None if stopped."""
         delay = 0.2
         while True:
@@ -241,7 +240,10 @@ class ConsumerLoop(Generic[T]):
         for record, reason in records:
             headers = [
                 ("rapport-dlq-reason", reason[:2000].encode()),
-                ("rapport-dlq-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+                (
+                    "rapport-dlq-source",
+                    f"{record.topic}/{record.partition}/{record.offset}".encode(),
+                ),
                 ("rapport-dlq-group", self._group_id.encode()),
             ]
             dlq = self._settings.topics.touchpoints_dlq
@@ -252,7 +254,7 @@ class ConsumerLoop(Generic[T]):
                 for topic, entries in by_topic.items():
                     await self._dead_letters.publish_many(topic, entries)
                 break
-            except Exception as error:  # noqa: BLE001 - keep trying: the offset must not pass
+            except Exception as error:
                 log.warning("dead_letter_retry", group=self._group_id, error=type(error).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5)

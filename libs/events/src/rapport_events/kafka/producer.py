@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from rapport_events.observability import get_logger
 from rapport_events.settings import KafkaSettings
+
+log = get_logger(__name__)
 
 Header = tuple[str, bytes]
 
@@ -41,13 +44,31 @@ class Publisher:
             retry_backoff_ms=100,
         )
         try:
-            await asyncio.wait_for(
-                producer.start(), self._settings.request_timeout_ms / 1000
-            )
+            await asyncio.wait_for(producer.start(), self._settings.request_timeout_ms / 1000)
         except (KafkaError, TimeoutError, OSError) as error:
             await producer.stop()
             raise BrokerUnavailable(f"cannot reach Kafka: {type(error).__name__}") from error
         self._producer = producer
+
+    async def connect(self) -> None:
+        """Create the topics if missing and start, retrying for as long as it takes.
+
+        Services run this in the background at start-up: until it succeeds, publishing raises
+        BrokerUnavailable (ingest answers 503) and readiness reports Kafka unavailable.
+        """
+        from rapport_events.kafka.admin import ensure_topics  # noqa: PLC0415 - avoids a cycle
+
+        delay = 0.5
+        while True:
+            try:
+                await ensure_topics(self._settings)
+                await self.start()
+                log.info("kafka_connected")
+                return
+            except (BrokerUnavailable, KafkaError, OSError) as error:
+                log.warning("kafka_unreachable", error=type(error).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
 
     async def stop(self) -> None:
         if self._producer is not None:

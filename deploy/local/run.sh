@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `make run`: Kafka, PostgreSQL and the three services on loopback, with a development key.
+# Ctrl-C (or SIGTERM) stops everything this script started, services first.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+HERE="$REPO_ROOT/deploy/local"
+VENV="$REPO_ROOT/.venv/bin"
+
+"$HERE/infra.sh" up
+set -a
+# shellcheck disable=SC1091
+source "$STATE_DIR/infra.env"
+set +a
+base_db="${DATABASE_URL%/*}"
+
+# One database per service: each owns its schema. Created if missing, then migrated.
+"$VENV/python" - "$base_db" <<'PY'
+import asyncio, sys
+import asyncpg
+
+async def main(base: str) -> None:
+    conn = await asyncpg.connect(base.replace("postgresql+asyncpg://", "postgresql://") + "/rapport")
+    for name in ("rapport_profile", "rapport_recommender"):
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+
+asyncio.run(main(sys.argv[1]))
+PY
+DATABASE_URL="$base_db/rapport_profile" "$VENV/rapport-profile" migrate
+DATABASE_URL="$base_db/rapport_recommender" "$VENV/rapport-recommender" migrate
+
+# A development key with every scope, made fresh for this run and kept only in memory here.
+dev_key="$("$VENV/python" -c 'from rapport_events.auth import new_key; print(new_key())')"
+dev_hash="$(printf '%s' "$dev_key" | sha256sum | cut -d' ' -f1)"
+export RAPPORT_API_KEYS="[{\"name\":\"development\",\"sha256\":\"$dev_hash\",\"scopes\":[\"events:write\",\"profiles:read\",\"profiles:erase\",\"offers:read\"]}]"
+export RAPPORT_LOG_JSON="${RAPPORT_LOG_JSON:-true}"
+mkdir -p "$STATE_DIR/logs"
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  say "stopping the services"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+  if [[ -z "${RAPPORT_KEEP_INFRA:-}" ]]; then "$HERE/infra.sh" down; fi
+}
+trap stop_all INT TERM EXIT
+
+start() {  # start NAME PORT [ENV=VALUE...]
+  local name=$1 port=$2; shift 2
+  env RAPPORT_PORT="$port" "$@" "$VENV/rapport-$name" serve \
+    >>"$STATE_DIR/logs/$name.log" 2>&1 &
+  pids+=($!)
+}
+start ingest 8001
+start profile 8002 DATABASE_URL="$base_db/rapport_profile"
+start recommender 8003 DATABASE_URL="$base_db/rapport_recommender"
+
+for port in 8001 8002 8003; do
+  for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+
+cat <<INFO
+
+  Rapport is running.
+    ingest       http://127.0.0.1:8001   (OpenAPI: /docs)
+    profile      http://127.0.0.1:8002
+    recommender  http://127.0.0.1:8003
+    Kafka        $KAFKA_BOOTSTRAP_SERVERS
+    PostgreSQL   ${base_db%%//*}//…@${base_db#*@}
+    logs         $STATE_DIR/logs/
+
+  Development API key (every scope; valid until you stop this):
+    export RAPPORT_KEY=$dev_key
+
+  Press Ctrl-C to stop.
+INFO
+wait "${pids[@]}"

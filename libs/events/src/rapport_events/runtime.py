@@ -1,0 +1,77 @@
+"""Running a service's background work beside its HTTP API, with a graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from rapport_events.codec import decode_event
+from rapport_events.db import is_transient
+from rapport_events.envelope import TouchpointEvent
+from rapport_events.kafka.consumer import ConsumerLoop, Delivered
+from rapport_events.kafka.producer import Publisher
+from rapport_events.observability import get_logger
+from rapport_events.settings import KafkaSettings
+
+log = get_logger(__name__)
+
+
+@asynccontextmanager
+async def connected(publisher: Publisher) -> AsyncIterator[None]:
+    """Keep connecting the publisher in the background; flush and close it on the way out."""
+    connecting = asyncio.create_task(publisher.connect())
+    try:
+        yield
+    finally:
+        connecting.cancel()
+        with suppress(asyncio.CancelledError):
+            await connecting
+        await publisher.stop()
+
+
+@asynccontextmanager
+async def consuming(
+    loop: ConsumerLoop[Any] | None, grace_seconds: float = 20
+) -> AsyncIterator[None]:
+    """Run a consumer loop beside the API; on the way out let its batch finish and commit."""
+    if loop is None:
+        yield
+        return
+    task = asyncio.create_task(loop.run())
+    try:
+        yield
+    finally:
+        loop.stop()
+        try:
+            await asyncio.wait_for(task, grace_seconds)
+        except TimeoutError:
+            log.error("consumer_stop_timeout", grace_seconds=grace_seconds)
+        except Exception as error:
+            log.error("consumer_crashed", error=repr(error))
+
+
+def touchpoint_consumer(
+    settings: KafkaSettings,
+    *,
+    group_id: str,
+    fold: Callable[[Sequence[TouchpointEvent]], Awaitable[object]],
+    dead_letters: Publisher,
+    max_batch: int,
+) -> ConsumerLoop[TouchpointEvent]:
+    """The consumer of the touchpoint stream: decode each event, fold a batch per transaction."""
+
+    async def handle(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+        await fold([item.value for item in batch])
+
+    return ConsumerLoop(
+        settings,
+        group_id=group_id,
+        topics=[settings.topics.touchpoints],
+        decode=lambda _topic, value: decode_event(value),
+        handler=handle,
+        dead_letters=dead_letters,
+        max_batch=max_batch,
+        is_transient=is_transient,
+    )

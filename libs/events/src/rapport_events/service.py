@@ -1,0 +1,85 @@
+"""What every Rapport HTTP service has in common, written once.
+
+`create_app` builds the FastAPI app with the key ring, the error shape, metrics and probes;
+`serve` runs it under uvicorn with graceful shutdown (SIGTERM lets in-flight requests and the
+consumer's current batch finish).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rapport_events.auth import KeyRing
+from rapport_events.observability import Check, configure_logging, health_router, instrument
+from rapport_events.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def error_body(status_code: int, detail: Any) -> dict[str, Any]:
+    """The one error shape: `{"error": {"status": 422, "message": ..., "problems": [...]}}`."""
+    if isinstance(detail, dict) and "message" in detail:
+        return {"error": {"status": status_code, **detail}}
+    return {"error": {"status": status_code, "message": str(detail)}}
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    checks: dict[str, Check],
+    lifespan: Lifespan,
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.key_ring = KeyRing.from_json(settings.api_keys.get_secret_value())
+    app.include_router(health_router(checks))
+    instrument(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(error.status_code, error.detail),
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(part) for part in item["loc"] if part != "body"),
+                "reason": item["msg"],
+            }
+            for item in error.errors()
+        ]
+        return JSONResponse(
+            error_body(422, {"message": "the request is not valid", "problems": problems}),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    configure_logging(settings.log_level, json=settings.log_json)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=25,
+        proxy_headers=False,
+    )

@@ -1,0 +1,47 @@
+"""The ingest HTTP app: wiring only; the intake rules live in `domain` and `api.events`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from rapport_events.kafka import Publisher
+from rapport_events.runtime import connected
+from rapport_events.service import create_app
+from rapport_ingest.api import events
+from rapport_ingest.settings import IngestSettings
+
+
+def build_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    publisher = Publisher(settings.kafka)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with connected(publisher):
+            yield
+
+    app = create_app(
+        title="Rapport ingest",
+        description=(
+            "Takes touchpoint events from web storefronts, call-center software, email "
+            "platforms and stores, validates them and publishes them to Kafka. A 2xx means "
+            "the event is durably in Kafka."
+        ),
+        settings=settings,
+        checks={"kafka": publisher.check},
+        lifespan=lifespan,
+    )
+    app.state.publisher = publisher
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.include_router(events.router)
+    return app

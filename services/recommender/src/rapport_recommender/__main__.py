@@ -1,0 +1,34 @@
+"""`python -m rapport_recommender` (or `rapport-recommender`): serve, migrate."""
+
+from __future__ import annotations
+
+import argparse
+
+from rapport_events.db import upgrade_schema
+from rapport_events.service import serve
+from rapport_recommender.api.app import build_app
+from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store import MIGRATIONS
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="rapport-recommender", description=__doc__)
+    parser.add_argument(
+        "command",
+        choices=["serve", "api", "migrate"],
+        nargs="?",
+        default="serve",
+        help="serve: API and stream fold; api: API only; migrate: upgrade the schema",
+    )
+    args = parser.parse_args(argv)
+    settings = RecommenderSettings()
+    if args.command == "migrate":
+        upgrade_schema(MIGRATIONS, settings.database.database_url.get_secret_value())
+        return
+    if args.command == "api":
+        settings = settings.model_copy(update={"consumer_enabled": False})
+    serve(build_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The recommender HTTP app: wiring only. The fold runs beside it unless disabled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from rapport_events.db import Database
+from rapport_events.kafka import Publisher
+from rapport_events.runtime import connected, consuming
+from rapport_events.service import create_app
+from rapport_recommender.api import offers
+from rapport_recommender.consumer import build_consumer
+from rapport_recommender.settings import RecommenderSettings
+
+
+def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
+    settings = settings or RecommenderSettings()
+    db = Database(settings.database)
+    publisher = Publisher(settings.kafka)
+    consumer = build_consumer(settings, db, publisher) if settings.consumer_enabled else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with connected(publisher), consuming(consumer):
+            yield
+        await db.dispose()
+
+    app = create_app(
+        title="Rapport recommender",
+        description=(
+            "Next-best offers for each customer, under their consent and contact limits, "
+            "learning from every offer accepted or declined."
+        ),
+        settings=settings,
+        checks={"database": db.check, "kafka": publisher.check},
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.consumer = consumer
+    app.include_router(offers.router)
+    return app

@@ -1,0 +1,15 @@
+"""Recommender settings: the shared service settings plus its database and consumer group."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from rapport_events.settings import DatabaseSettings, ServiceSettings
+
+
+class RecommenderSettings(ServiceSettings):
+    port: int = 8003
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    consumer_group: str = "rapport-recommender"
+    consumer_enabled: bool = Field(True, description="fold the stream in this process")
+    max_batch: int = Field(1000, description="most events folded in one transaction")

@@ -1,0 +1,95 @@
+"""Session fixtures: infrastructure started once, isolated per session by topic namespace and
+fresh databases, so that tests may run beside `make run` on the same broker and server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from rapport_events.db import Database
+from rapport_events.kafka import Publisher, ensure_topics
+from rapport_events.settings import DatabaseSettings, KafkaSettings
+from support.infra import Endpoints, create_database, drop_database, infrastructure
+from support.keys import ApiKeys, make_keys
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Endpoints]:
+    with infrastructure() as endpoints:
+        yield endpoints
+
+
+@pytest.fixture(scope="session")
+def keys() -> ApiKeys:
+    return make_keys()
+
+
+@pytest.fixture(scope="session")
+async def kafka_settings(infra: Endpoints) -> KafkaSettings:
+    """Kafka settings under a namespace of this session's own, its topics created."""
+    settings = KafkaSettings(
+        bootstrap_servers=infra.kafka_bootstrap,
+        topic_namespace=f"test-{uuid.uuid4().hex[:8]}.",
+        partitions=4,
+    )
+    await ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def publisher(kafka_settings: KafkaSettings) -> AsyncIterator[Publisher]:
+    publisher = Publisher(kafka_settings)
+    await publisher.start()
+    yield publisher
+    await publisher.stop()
+
+
+@dataclass(frozen=True)
+class Databases:
+    profile: str
+    recommender: str
+
+
+@pytest.fixture(scope="session")
+async def databases(infra: Endpoints) -> AsyncIterator[Databases]:
+    """One migrated database per service for the session (each service owns its schema)."""
+    from rapport_profile.store import MIGRATIONS as PROFILE
+    from rapport_recommender.store import MIGRATIONS as RECOMMENDER
+
+    created = Databases(
+        profile=await create_database(infra.database_url, "profile", PROFILE),
+        recommender=await create_database(infra.database_url, "recommender", RECOMMENDER),
+    )
+    yield created
+    if not os.environ.get("RAPPORT_TESTS_KEEP_DATABASES"):
+        for url in (created.profile, created.recommender):
+            await drop_database(infra.database_url, url)
+
+
+def database_settings(url: str) -> DatabaseSettings:
+    return DatabaseSettings(database_url=url, database_pool_size=5)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def profile_db(databases: Databases) -> AsyncIterator[Database]:
+    db = Database(database_settings(databases.profile))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def recommender_db(databases: Databases) -> AsyncIterator[Database]:
+    db = Database(database_settings(databases.recommender))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
