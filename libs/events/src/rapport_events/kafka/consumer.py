@@ -99,17 +99,20 @@ class ConsumerLoop(Generic[T]):
     def running(self) -> bool:
         return self._consumer is not None
 
-    def lag(self) -> int | None:
-        """Records between what this instance has committed and the end of its partitions."""
+    async def lag(self) -> int | None:
+        """Records between this instance's position and the end of its assigned partitions."""
         consumer = self._consumer
         if consumer is None:
             return None
         total = 0
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
-            if end is None:
+            if end is None:  # nothing fetched from this partition yet
                 continue
-            total += max(0, end - self._positions.get(tp, consumer.committed_offset(tp) or 0))
+            position = self._positions.get(tp)
+            if position is None:
+                position = await consumer.position(tp)
+            total += max(0, end - position)
         return total
 
     async def run(self) -> None:
@@ -135,7 +138,7 @@ class ConsumerLoop(Generic[T]):
                 )
                 if polled:
                     await self._process(consumer, polled)
-                LAG.labels(self._group_id).set(self.lag() or 0)
+                LAG.labels(self._group_id).set(await self.lag() or 0)
         finally:
             self._consumer = None
             await consumer.stop()
