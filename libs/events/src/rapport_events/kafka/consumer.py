@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
+from rapport_events.kafka.admin import ensure_topics
 from rapport_events.kafka.producer import Publisher
 from rapport_events.observability import get_logger
 from rapport_events.settings import KafkaSettings
@@ -148,9 +149,14 @@ class ConsumerLoop(Generic[T]):
         delay = 0.5
         while True:
             try:
+                # Subscribing to a topic that does not exist yet would wait for a metadata
+                # refresh; creating it first makes the first start deterministic.
+                await ensure_topics(
+                    self._settings, (*self._topics, self._settings.topics.touchpoints_dlq)
+                )
                 await consumer.start()
                 return
-            except KafkaError as error:
+            except (KafkaError, OSError) as error:
                 if self._stopping.is_set():
                     raise
                 log.warning("consumer_start_failed", group=self._group_id, error=repr(error))
