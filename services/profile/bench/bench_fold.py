@@ -138,7 +138,6 @@ async def main(count: int, customers: int, batch: int) -> None:
     elapsed = time.perf_counter() - started
     loop.stop()
     await running
-    folded = await admin.fetchval("SELECT 1") and None
     conn = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/" + name)
     interactions = await conn.fetchval("SELECT count(*) FROM interactions")
     profiles = await conn.fetchval("SELECT count(*) FROM profiles WHERE merged_into IS NULL")
