@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import warnings
 import subprocess
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
