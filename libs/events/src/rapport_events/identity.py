@@ -7,8 +7,8 @@ normalised once, here, and every service compares normalised values only.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
 import phonenumbers
