@@ -22,7 +22,7 @@ from rapport_events.kafka import Publisher
 from rapport_events.service import serve
 from rapport_profile.api.app import build_app
 from rapport_profile.consumer import build_consumer, topic_size
-from rapport_profile.handlers import refresh_scores
+from rapport_profile.handlers import drain_outbox, refresh_scores
 from rapport_profile.settings import ProfileSettings
 from rapport_profile.store import MIGRATIONS, fold
 
@@ -54,6 +54,7 @@ async def replay(settings: ProfileSettings) -> int:
             progress.update(bar, completed=loop.handled)
         loop.stop()
         await task
+        await drain_outbox(db, publisher, settings.kafka.topics.profile_changes)
         print(f"replayed {loop.handled} events from {settings.kafka.topics.touchpoints}")
         return loop.handled
     finally:

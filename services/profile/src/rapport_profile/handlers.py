@@ -1,8 +1,10 @@
 """Use cases of the profile service: fold a batch of events, erase a customer, refresh the
 base-relative scores. Each opens one unit of work; HTTP routes and the consumer call these.
 
-Messages to other services are published after the transaction commits and before the use
-case returns, so that the consumer commits its offsets only once they are out too.
+Messages to other services go through an outbox: each use case writes them into
+`profile_outbox` in its own transaction, publishes them after the commit and deletes them once
+Kafka acknowledged. Rows a crash or a broker outage left behind are published by
+`drain_outbox` (at start-up and periodically), so no change is lost; one may come twice.
 """
 
 from __future__ import annotations
@@ -20,19 +22,25 @@ import orjson
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rapport_events.changes import Erased, Identified, Merged, ProfileChange, encode_change
+from rapport_events.changes import (
+    Erased,
+    Identified,
+    Merged,
+    ProfileChange,
+    encode_change,
+)
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent
 from rapport_events.identity import IdentityKind, identifier_hash
 from rapport_events.kafka import Publisher
 from rapport_events.observability import get_logger
-from rapport_profile.domain.changes import NOTHING_KNOWN, card_changed
+from rapport_profile.domain.changes import NOTHING_KNOWN, card_changed, next_version
 from rapport_profile.domain.identity_graph import Identifier, group_customers, new_profile_id
 from rapport_profile.domain.profile import ProfileState, apply_event, merge_profiles
 from rapport_profile.domain.scores import WINDOW_DAYS, lifecycle, rank_customers
 from rapport_profile.domain.summary import summarize
 from rapport_profile.store import fold as store
-from rapport_profile.store import privacy, ranking
+from rapport_profile.store import outbox, privacy, ranking
 
 log = get_logger(__name__)
 
@@ -55,6 +63,8 @@ class FoldResult:
     duplicates: int = 0
     erased: int = 0  # skipped: an identifier was erased (tombstoned) after the event
     changes: list[ProfileChange] = field(default_factory=list)
+    # The outbox rows of this batch (to publish and delete after the commit).
+    batch_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 def _lock_key(hashed: str) -> int:
@@ -200,13 +210,13 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
             now=now,
         )
         state.lifecycle_stage, why[state.profile_id] = stage.stage, stage.why
-        state.version += 1
+        state.version = next_version(state.version, now)
         states.append(state)
         attached = sorted(i for i in customer.identifiers if owner.get(i) != state.profile_id)
         new_identities.extend((*pair, state.profile_id, first_seen[pair]) for pair in attached)
         if attached:
             result.changes.append(
-                Identified(
+                Identified.model_construct(  # built from trusted values: no validation
                     profile_id=state.profile_id,
                     changed_at=now,
                     version=state.version,
@@ -226,7 +236,7 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
         versions = {state.profile_id: state.version for state in states}
         for survivor, merged_ids in merged_survivors.items():
             result.changes.append(
-                Merged(
+                Merged.model_construct(
                     profile_id=survivor,
                     changed_at=now,
                     version=versions[survivor],
@@ -234,39 +244,68 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
                     identifier_hashes=sorted(identifier_hash(*pair) for pair in owned[survivor]),
                 )
             )
+    await _to_outbox(db, result.batch_id, result.changes)
     result.folded = len(events)
     FOLDED.labels("folded").inc(result.folded)
     return result
 
 
-async def publish_changes(
-    publisher: Publisher, topic: str, changes: Sequence[ProfileChange], *, patience_s: float = 60
+async def _to_outbox(
+    db: asyncpg.Connection, batch_id: uuid.UUID, changes: Sequence[ProfileChange]
 ) -> None:
-    """Publish, retrying a broker outage for a while; then give up as a transient error so
-    the consumer retries the batch (already folded, so deduplicated) instead of dead-lettering.
-    """
+    await outbox.add(db, [(batch_id, c.profile_id, encode_change(c)) for c in changes])
+
+
+async def publish_changes(
+    db: Database,
+    publisher: Publisher,
+    topic: str,
+    batch_id: uuid.UUID,
+    changes: Sequence[ProfileChange],
+) -> bool:
+    """Publish a committed batch's changes and clear its outbox rows. On a broker failure the
+    rows stay for `drain_outbox`: the caller goes on (the changes are safe, only later)."""
     if not changes:
-        return
+        return True
     records = [(str(c.profile_id).encode(), encode_change(c), ()) for c in changes]
-    delay, waited = 0.2, 0.0
+    try:
+        await publisher.publish_many(topic, records)
+    except Exception as error:
+        log.warning("profile_changes_deferred", error=type(error).__name__, count=len(records))
+        return False
+    async with db.transaction() as conn:
+        await outbox.forget_batch(await store.driver(conn), batch_id)
+    return True
+
+
+async def drain_outbox(
+    db: Database, publisher: Publisher, topic: str, *, older_than_s: float = 0, chunk: int = 2000
+) -> int:
+    """Publish what earlier transactions left in the outbox, oldest first; returns how many.
+
+    `older_than_s` leaves alone the rows a fold has just committed and is publishing itself.
+    Raises if the broker fails: the rows stay for the next drain.
+    """
+    published = 0
     while True:
-        try:
-            await publisher.publish_many(topic, records)
-            return
-        except Exception as error:
-            if waited >= patience_s:
-                raise ConnectionError(f"cannot publish profile changes: {error}") from error
-            log.warning("profile_changes_retry", error=type(error).__name__)
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5)
+        async with db.transaction() as conn:
+            raw = await store.driver(conn)
+            rows = await outbox.claim_leftovers(raw, older_than_s=older_than_s, limit=chunk)
+            if not rows:
+                return published
+            await publisher.publish_many(
+                topic, [(str(row["profile_id"]).encode(), row["payload"], ()) for row in rows]
+            )
+            await outbox.delete(raw, [row["id"] for row in rows])
+        published += len(rows)
+        log.info("profile_outbox_drained", count=len(rows))
 
 
 async def fold_and_publish(
     db: Database, publisher: Publisher, topic: str, events: Sequence[TouchpointEvent]
 ) -> FoldResult:
     result = await fold_events(db, events)
-    await publish_changes(publisher, topic, result.changes)
+    await publish_changes(db, publisher, topic, result.batch_id, result.changes)
     return result
 
 
@@ -283,24 +322,19 @@ async def erase_customer(
 ) -> Erasure | None:
     """Erase a customer (any of its ids) from the store; None if the id is unknown."""
     now = datetime.now(UTC)
+    batch_id = uuid.uuid4()
     async with db.transaction() as conn:
-        erasure = await privacy.erase(await store.driver(conn), profile_id, now)
-    if erasure is None:
-        return None
-    survivor, merged_ids, identifiers = erasure
-    hashes = sorted(identifier_hash(*pair) for pair in identifiers)
-    await publish_changes(
-        publisher,
-        topic,
-        [
-            Erased(
-                profile_id=survivor,
-                changed_at=now,
-                merged_ids=merged_ids,
-                identifier_hashes=hashes,
-            )
-        ],
-    )
+        raw = await store.driver(conn)
+        erasure = await privacy.erase(raw, profile_id, now)
+        if erasure is None:
+            return None
+        survivor, merged_ids, identifiers = erasure
+        hashes = sorted(identifier_hash(*pair) for pair in identifiers)
+        erased = Erased(
+            profile_id=survivor, changed_at=now, merged_ids=merged_ids, identifier_hashes=hashes
+        )
+        await _to_outbox(raw, batch_id, [erased])
+    await publish_changes(db, publisher, topic, batch_id, [erased])
     log.info("customer_erased", profile_id=str(survivor), identifiers=len(hashes))
     return Erasure(survivor, now, merged_ids, hashes)
 
@@ -317,6 +351,7 @@ async def refresh_scores(
 ) -> RefreshResult:
     """Recompute tiers, RFM scores and lifecycle stages against the whole base."""
     now = now or datetime.now(UTC)
+    batch_id = uuid.uuid4()
     async with db.transaction() as conn:
         db_conn = await store.driver(conn)
         standings, current = await ranking.standings(db_conn, now - timedelta(days=WINDOW_DAYS))
@@ -334,7 +369,7 @@ async def refresh_scores(
             figures = (rank.value_tier, rank.recency, rank.frequency, rank.monetary, stage.stage)
             if figures != row.figures:
                 updates.append((profile_id, row.version, *figures, stage.why))
-        rows = await ranking.save_ranks(db_conn, updates, now)
+        rows = await ranking.save_ranks(db_conn, updates, now, next_version(0, now))
         changes: list[ProfileChange] = []
         for record in rows:
             state = store.load(record)
@@ -349,5 +384,6 @@ async def refresh_scores(
             )
             if (changed := card_changed(state, before, now)) is not None:
                 changes.append(changed)
-    await publish_changes(publisher, topic, changes)
+        await _to_outbox(db_conn, batch_id, changes)
+    await publish_changes(db, publisher, topic, batch_id, changes)
     return RefreshResult(len(standings), len(rows), len(changes))

@@ -13,6 +13,9 @@ class ProfileSettings(ServiceSettings):
     consumer_group: str = "rapport-profile"
     consumer_enabled: bool = Field(True, description="fold the stream in this process")
     max_batch: int = Field(2000, description="most events folded in one transaction")
+    outbox_interval_s: float = Field(
+        5, description="how often changes left unpublished (crash, broker outage) are retried"
+    )
     refresh_interval_s: float = Field(
         900, description="how often tiers, RFM scores and lifecycle stages are re-ranked; 0: never"
     )

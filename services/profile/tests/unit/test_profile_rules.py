@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from rapport_profile.domain.changes import next_version
 from rapport_profile.domain.identity_graph import group_customers, new_profile_id
 from rapport_profile.domain.profile import ProfileState, apply_event, merge_profiles
 from rapport_profile.domain.scores import Standing, lifecycle, rank_customers
@@ -154,3 +155,13 @@ def test_an_event_linking_two_known_profiles_merges_them_into_the_oldest() -> No
     assert stranger.events == [2]
     assert new_profile_id({("phone", "p")}) == new_profile_id({("phone", "p")})
     assert new_profile_id({("phone", "p"), ("email", "e")}) == new_profile_id({("email", "e")})
+
+
+def test_versions_grow_with_time_so_a_replay_never_goes_back() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    first = next_version(0, t0)
+    assert first == int(t0.timestamp() * 1000)
+    # Many changes within one millisecond still increase...
+    assert next_version(first, t0) == first + 1
+    # ...and a profile rebuilt from nothing later on starts above everything published before.
+    assert next_version(0, t0 + timedelta(seconds=1)) > next_version(first + 5, t0)

@@ -1,5 +1,5 @@
 """The profile HTTP app: wiring only. The fold and the scheduled re-ranking run beside it
-unless disabled."""
+unless disabled; the outbox drain always does (the API publishes erasures too)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rapport_events.service import create_app
 from rapport_profile.api import customers
 from rapport_profile.api.errors import install_database_errors
 from rapport_profile.consumer import build_consumer
-from rapport_profile.handlers import refresh_scores
+from rapport_profile.handlers import drain_outbox, refresh_scores
 from rapport_profile.settings import ProfileSettings
 
 log = get_logger(__name__)
@@ -37,20 +37,36 @@ async def refresh_periodically(
             log.warning("scores_refresh_failed", error=type(error).__name__)
 
 
+async def drain_periodically(db: Database, publisher: Publisher, settings: ProfileSettings) -> None:
+    """Publish the changes a crash or a broker outage left in the outbox: everything at
+    start-up, then what is older than one interval (fresher rows are being published by the
+    use case that wrote them)."""
+    topic = settings.kafka.topics.profile_changes
+    older_than_s = 0.0
+    while True:
+        try:
+            if publisher.started:
+                await drain_outbox(db, publisher, topic, older_than_s=older_than_s)
+                older_than_s = settings.outbox_interval_s
+        except Exception as error:  # the next round tries again
+            log.warning("profile_outbox_drain_failed", error=type(error).__name__)
+        await asyncio.sleep(settings.outbox_interval_s if older_than_s else 0.5)
+
+
 @asynccontextmanager
 async def scheduled(
     db: Database, publisher: Publisher, settings: ProfileSettings
 ) -> AsyncIterator[None]:
-    if not settings.consumer_enabled or settings.refresh_interval_s <= 0:
-        yield
-        return
-    task = asyncio.create_task(refresh_periodically(db, publisher, settings))
+    tasks = [asyncio.create_task(drain_periodically(db, publisher, settings))]
+    if settings.consumer_enabled and settings.refresh_interval_s > 0:
+        tasks.append(asyncio.create_task(refresh_periodically(db, publisher, settings)))
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 def build_app(settings: ProfileSettings | None = None) -> FastAPI:

@@ -68,14 +68,21 @@ async def owners(
     return {(row["kind"], row["value"]): row["profile_id"] for row in rows}
 
 
+PROFILE_COLUMNS = (
+    "profile_id, merged_into, created_at, first_seen, last_seen, orders, revenue, refunds, "
+    "lifecycle_stage, value_tier, recency_score, frequency_score, monetary_score, version"
+)
+
+
 async def lock_profiles(
     db: asyncpg.Connection, profile_ids: Iterable[uuid.UUID]
 ) -> list[asyncpg.Record]:
     """Lock profile rows in id order and return them (merged_into tells a merge raced us)."""
     return list(
         await db.fetch(
-            "SELECT * FROM profiles WHERE profile_id = ANY($1::uuid[]) "
-            "ORDER BY profile_id FOR UPDATE",
+            # state as text: orjson reads it several times faster than the driver's codec
+            f"SELECT {PROFILE_COLUMNS}, state::text AS state FROM profiles "  # noqa: S608
+            "WHERE profile_id = ANY($1::uuid[]) ORDER BY profile_id FOR UPDATE",
             sorted(set(profile_ids)),
         )
     )

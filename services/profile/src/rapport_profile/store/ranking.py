@@ -76,7 +76,7 @@ async def standings(
 
 
 async def save_ranks(
-    db: asyncpg.Connection, updates: Sequence[tuple[Any, ...]], now: datetime
+    db: asyncpg.Connection, updates: Sequence[tuple[Any, ...]], now: datetime, version_floor: int
 ) -> list[asyncpg.Record]:
     """Write new figures where the profile has not been folded since it was read (its version
     is unchanged; otherwise the next refresh catches it). Returns the updated rows."""
@@ -88,7 +88,8 @@ async def save_ranks(
             """
             UPDATE profiles p SET value_tier = v.tier, recency_score = v.r,
                    frequency_score = v.f, monetary_score = v.m, lifecycle_stage = v.stage,
-                   lifecycle_why = v.why, scores_at = $9, version = p.version + 1
+                   lifecycle_why = v.why, scores_at = $9,
+                   version = greatest(p.version + 1, $10)
             FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::smallint[], $5::smallint[],
                         $6::smallint[], $7::text[], $8::text[])
                  AS v(id, version, tier, r, f, m, stage, why)
@@ -97,5 +98,6 @@ async def save_ranks(
             """,
             *columns,
             now,
+            version_floor,
         )
     )

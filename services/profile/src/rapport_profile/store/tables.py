@@ -7,6 +7,7 @@
 - `interactions`: the dialogue history; the primary key doubles as the newest-first index
   that keyset pagination walks backwards.
 - `processed_events`: the event ids already folded (dedupe in the fold's own transaction).
+- `profile_outbox`: change messages committed with the fold, waiting to be published.
 - `tombstones` and `erasures`: what erasure leaves behind, with no personal data: hashed
   identifiers that the fold must keep ignoring, and the erased profile ids with the date.
 """
@@ -17,8 +18,10 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -105,6 +108,17 @@ erasures = Table(
     metadata,
     Column("profile_id", Uuid, primary_key=True),
     Column("erased_at", DateTime(timezone=True), nullable=False),
+)
+
+# Changes to publish (see store/outbox.py); a replay keeps what is still unpublished.
+profile_outbox = Table(
+    "profile_outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("batch_id", Uuid, nullable=False, index=True),
+    Column("profile_id", Uuid, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
 )
 
 # The fold state a replay rebuilds; tombstones and erasures are kept.
