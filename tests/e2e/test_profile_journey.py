@@ -165,3 +165,13 @@ async def test_one_customer_across_web_store_call_center_and_email(
     )
     assert {i["channel"] for i in web_only.json()["items"]} == {"web"}
     assert len(web_only.json()["items"]) == 3
+    # The card's last interactions are the head of the timeline; a type filter narrows it.
+    assert [i["event_id"] for i in card["last_interactions"]] == [i["event_id"] for i in items[:5]]
+    purchases = await http.get(
+        f"{stack.profile}/v1/customers/{card['profile_id']}/timeline",
+        params={"type": "store_purchase"},
+        headers=reader,
+    )
+    assert [i["summary"] for i in purchases.json()["items"]] == [
+        "Bought 3 items for £30.00 in store leeds-01"
+    ]

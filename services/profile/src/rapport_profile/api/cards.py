@@ -1,11 +1,10 @@
-"""Assemble the card from the store: the profile row, its identifiers, its last interactions."""
+"""Assemble the card from its one-query read: the profile row, its identifiers, merged ids
+and last interactions."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rapport_profile.api.models import (
     Card,
@@ -16,7 +15,8 @@ from rapport_profile.api.models import (
     Money,
     Scores,
 )
-from rapport_profile.store import queries
+from rapport_profile.store.reads import CardRow
+from rapport_profile.store.state_codec import from_row
 
 LAST_INTERACTIONS = 5
 
@@ -29,19 +29,16 @@ def _consent(stated: dict[str, Any]) -> dict[str, dict[str, bool]]:
     return consent
 
 
-async def load_card(conn: AsyncConnection, survivor: uuid.UUID, asked: uuid.UUID) -> Card | None:
-    row = await queries.profile(conn, survivor)
-    if row is None:
+def build_card(found: CardRow, asked: uuid.UUID) -> Card | None:
+    row, survivor = found.profile, found.resolved.survivor
+    if row is None or survivor is None:
         return None
-    state = queries.state_of(row)
-    identifiers = await queries.identifiers_of(conn, survivor)
-    merged_ids = await queries.merged_into(conn, survivor)
-    recent = await queries.timeline(conn, survivor, limit=LAST_INTERACTIONS)
+    state = from_row(row)
     return Card(
         profile_id=survivor,
         merged_from=asked if asked != survivor else None,
-        merged_ids=merged_ids,
-        identities=[IdentifierOut(kind=kind, value=value) for kind, value in identifiers],
+        merged_ids=found.merged_ids,
+        identities=[IdentifierOut(kind=kind, value=value) for kind, value in found.identifiers],
         traits={name: stated.value for name, stated in sorted(state.traits.items())},
         preferences={key: stated.value for key, stated in sorted(state.preferences.items())},
         consent=_consent(dict(state.consent)),
@@ -79,5 +76,5 @@ async def load_card(conn: AsyncConnection, survivor: uuid.UUID, asked: uuid.UUID
             for case_id, case in sorted(state.open_cases.items())
         ],
         offers=state.offers,
-        last_interactions=[Interaction.model_validate(item) for item in recent],
+        last_interactions=[Interaction.model_validate(item) for item in found.recent],
     )

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rapport_events.envelope import EVENT_TYPES, Channel
 from rapport_events.identity import IdentityKind, normalize_email, normalize_phone
 from rapport_profile import handlers
-from rapport_profile.api.cards import load_card
+from rapport_profile.api.cards import LAST_INTERACTIONS, build_card
 from rapport_profile.api.deps import DB, Eraser, ProfilePublisher, Reader, Settings
 from rapport_profile.api.models import Card, Erased, Export, Interaction, Timeline
-from rapport_profile.store import queries
+from rapport_profile.store import queries, reads
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -49,22 +49,28 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from None
 
 
-async def _survivor(conn: AsyncConnection, profile_id: uuid.UUID) -> uuid.UUID:
-    survivor, erased_at = await queries.resolve(conn, profile_id)
-    if erased_at is not None:
+def _live(resolved: reads.Resolved) -> uuid.UUID:
+    """The survivor of a resolved id, or the 410/404 an agent's software should show."""
+    if resolved.erased_at is not None:
         raise HTTPException(
             status.HTTP_410_GONE,
-            detail=f"this customer was erased on {erased_at.date().isoformat()}",
+            detail=f"this customer was erased on {resolved.erased_at.date().isoformat()}",
         )
-    if survivor is None:
+    if resolved.survivor is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")
-    return survivor
+    return resolved.survivor
+
+
+async def _survivor(conn: AsyncConnection, profile_id: uuid.UUID) -> uuid.UUID:
+    survivor, erased_at = await queries.resolve(conn, profile_id)
+    return _live(reads.Resolved(survivor, erased_at))
 
 
 async def _card(conn: AsyncConnection, profile_id: uuid.UUID) -> Card:
-    survivor = await _survivor(conn, profile_id)
-    card = await load_card(conn, survivor, profile_id)
-    if card is None:  # erased between the two reads
+    found = await reads.card(conn, profile_id, recent=LAST_INTERACTIONS)
+    _live(found.resolved)
+    card = build_card(found, profile_id)
+    if card is None:  # not reachable from one snapshot, but never a 500
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")
     return card
 
@@ -136,15 +142,15 @@ async def timeline(
         )
     before = _decode_cursor(cursor) if cursor else None
     async with db.connection() as conn:
-        survivor = await _survivor(conn, profile_id)
-        rows = await queries.timeline(
+        found = await reads.timeline_page(
             conn,
-            survivor,
+            profile_id,
             limit=limit + 1,
             before=before,
             channel=None if channel is None else channel.value,
             type_=type,
         )
+    survivor, rows = _live(found.resolved), found.items
     page, more = rows[:limit], len(rows) > limit
     return Timeline(
         profile_id=survivor,

@@ -1,6 +1,5 @@
-"""The read side of the store: resolve an id or identifier, the card, the timeline.
-
-Each function takes an open connection; the card is three indexed look-ups.
+"""The read side of the store used by export, erasure and tests: resolve an id or identifier,
+the profile row, a whole timeline. The agent-facing card and timeline page are in `reads`.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rapport_profile.domain.profile import ProfileState
-from rapport_profile.store.state_codec import from_row
 from rapport_profile.store.tables import erasures, identities, interactions, profiles
 
 
@@ -46,28 +43,6 @@ async def lookup(conn: AsyncConnection, kind: str, value: str) -> uuid.UUID | No
 async def profile(conn: AsyncConnection, profile_id: uuid.UUID) -> dict[str, Any] | None:
     row = (await conn.execute(select(profiles).where(profiles.c.profile_id == profile_id))).first()
     return None if row is None else dict(row._mapping)
-
-
-def state_of(row: dict[str, Any]) -> ProfileState:
-    return from_row(row)
-
-
-async def identifiers_of(conn: AsyncConnection, profile_id: uuid.UUID) -> list[tuple[str, str]]:
-    rows = await conn.execute(
-        select(identities.c.kind, identities.c.value)
-        .where(identities.c.profile_id == profile_id)
-        .order_by(identities.c.kind, identities.c.value)
-    )
-    return [(row.kind, row.value) for row in rows]
-
-
-async def merged_into(conn: AsyncConnection, profile_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await conn.execute(
-        select(profiles.c.profile_id)
-        .where(profiles.c.merged_into == profile_id)
-        .order_by(profiles.c.profile_id)
-    )
-    return [row.profile_id for row in rows]
 
 
 async def timeline(
