@@ -12,14 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import random
+import resource
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 from rich.progress import Progress
 
 from rapport_events.codec import encode_event
@@ -98,7 +101,84 @@ def mix(customers: int, count: int, seed: int = 7) -> list[Any]:
     return events
 
 
-async def main(count: int, customers: int, batch: int) -> None:
+async def fold_here(
+    settings: ProfileSettings, publisher: Publisher, group: str, count: int
+) -> tuple[float, float]:
+    """One consumer in this process; returns wall and CPU seconds until all is folded."""
+    db = Database(settings.database)
+    loop = build_consumer(settings, db, publisher, group_id=group)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    running = asyncio.create_task(loop.run())
+    with Progress() as progress:
+        task = progress.add_task("folding", total=count)
+        while loop.handled < count:
+            progress.update(task, completed=loop.handled)
+            await asyncio.sleep(0.1)
+        progress.update(task, completed=loop.handled)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    loop.stop()
+    await running
+    await db.dispose()
+    return elapsed, cpu
+
+
+def _settings(url: str, namespace: str, batch: int) -> ProfileSettings:
+    return ProfileSettings(
+        kafka=KafkaSettings(topic_namespace=namespace, partitions=4),
+        database=DatabaseSettings(database_url=SecretStr(url)),
+        max_batch=batch,
+    )
+
+
+def _worker(url: str, namespace: str, batch: int, group: str, stop: Any) -> None:
+    """A consumer of the same group in its own process (partitions are shared out)."""
+    settings = _settings(url, namespace, batch)
+
+    async def run() -> None:
+        publisher = Publisher(settings.kafka)
+        await publisher.start()
+        db = Database(settings.database)
+        loop = build_consumer(settings, db, publisher, group_id=group)
+        running = asyncio.create_task(loop.run())
+        await asyncio.to_thread(stop.wait)
+        loop.stop()
+        await running
+        await publisher.stop()
+        await db.dispose()
+
+    asyncio.run(run())
+
+
+async def fold_in_processes(
+    settings: ProfileSettings, group: str, count: int, processes: int, dsn: str, name: str
+) -> tuple[float, float]:
+    """`processes` consumers of one group, each in its own process; progress is read from
+    the database (events claimed). Returns wall and the workers' CPU seconds."""
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    url = settings.database.database_url.get_secret_value()
+    args = (url, settings.kafka.topic_namespace, settings.max_batch, group, stop)
+    workers = [context.Process(target=_worker, args=args) for _ in range(processes)]
+    conn = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/" + name)
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    with Progress() as progress:
+        task = progress.add_task(f"folding in {processes} processes", total=count)
+        while (done := await conn.fetchval("SELECT count(*) FROM processed_events")) < count:
+            progress.update(task, completed=done)
+            await asyncio.sleep(0.2)
+        progress.update(task, completed=done)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    for worker in workers:
+        await asyncio.to_thread(worker.join)
+    await conn.close()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+async def main(count: int, customers: int, batch: int, processes: int) -> None:
     base = os.environ["DATABASE_URL"]
     name = f"bench_profile_{uuid.uuid4().hex[:8]}"
     dsn = base.replace("postgresql+asyncpg://", "postgresql://")
@@ -106,13 +186,9 @@ async def main(count: int, customers: int, batch: int) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = base.rsplit("/", 1)[0] + "/" + name
     await asyncio.to_thread(upgrade_schema, MIGRATIONS, url)
-    kafka = KafkaSettings(topic_namespace=f"bench-{uuid.uuid4().hex[:6]}.", partitions=4)
+    settings = _settings(url, f"bench-{uuid.uuid4().hex[:6]}.", batch)
+    kafka = settings.kafka
     await ensure_topics(kafka)
-    settings = ProfileSettings(
-        kafka=kafka,
-        database=DatabaseSettings(database_url=url),
-        max_batch=batch,  # type: ignore[arg-type]
-    )
     print(f"generating {count} events for {customers} customers")
     events = mix(customers, count)
     publisher = Publisher(kafka)
@@ -126,19 +202,11 @@ async def main(count: int, customers: int, batch: int) -> None:
                 [(message_key(e.identity), encode_event(e), ()) for e in chunk],
             )
             progress.update(task, advance=len(chunk))
-    db = Database(settings.database)
-    loop = build_consumer(settings, db, publisher, group_id=f"bench-{uuid.uuid4().hex[:6]}")
-    started, cpu_started = time.perf_counter(), time.process_time()
-    running = asyncio.create_task(loop.run())
-    with Progress() as progress:
-        task = progress.add_task("folding", total=count)
-        while loop.handled < count:
-            progress.update(task, completed=loop.handled)
-            await asyncio.sleep(0.1)
-        progress.update(task, completed=loop.handled)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    loop.stop()
-    await running
+    group = f"bench-{uuid.uuid4().hex[:6]}"
+    if processes > 1:
+        elapsed, cpu = await fold_in_processes(settings, group, count, processes, dsn, name)
+    else:
+        elapsed, cpu = await fold_here(settings, publisher, group, count)
     conn = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/" + name)
     interactions = await conn.fetchval("SELECT count(*) FROM interactions")
     profiles = await conn.fetchval("SELECT count(*) FROM profiles WHERE merged_into IS NULL")
@@ -150,15 +218,15 @@ async def main(count: int, customers: int, batch: int) -> None:
     await conn.close()
     print(
         f"fold: {count} events in {elapsed:.1f} s = {count / elapsed:,.0f} events/s "
-        f"(batch {batch}; {interactions} interactions, {profiles} live profiles)"
+        f"(batch {batch}, {processes} process(es); {interactions} interactions, "
+        f"{profiles} live profiles)"
     )
     print(
-        f"fold process CPU: {cpu:.1f} s = {count / cpu:,.0f} events per CPU-second "
+        f"fold process(es) CPU: {cpu:.1f} s = {count / cpu:,.0f} events per CPU-second "
         f"(the machine is shared: wall-clock figures move with the other load)"
     )
     print(f"bare COPY of the same {len(rows)} rows: {len(rows) / copy_elapsed:,.0f} rows/s")
     await publisher.stop()
-    await db.dispose()
     with contextlib.suppress(asyncpg.PostgresError):  # a stray autovacuum may hold it
         await admin.execute(f'DROP DATABASE "{name}"')
     await admin.close()
@@ -168,6 +236,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=1, help="consumers in parallel")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.customers, args.batch))
+    asyncio.run(main(args.events, args.customers, args.batch, args.processes))
