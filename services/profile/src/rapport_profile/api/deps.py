@@ -1,4 +1,5 @@
-"""Dependencies injected into the profile routes."""
+"""Dependencies injected into the profile routes (async: FastAPI runs a sync dependency in
+a thread pool, a hand-off that cost more than the work on every request)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,17 @@ from rapport_events.kafka import Publisher
 from rapport_profile.settings import ProfileSettings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     publisher: Publisher = request.app.state.publisher
     return publisher
 
 
-def get_settings(request: Request) -> ProfileSettings:
+async def get_settings(request: Request) -> ProfileSettings:
     settings: ProfileSettings = request.app.state.settings
     return settings
 
