@@ -12,6 +12,7 @@ from rapport_events.kafka import Publisher
 from rapport_events.runtime import connected, consuming
 from rapport_events.service import create_app
 from rapport_profile.api import customers
+from rapport_profile.console import mount_console
 from rapport_profile.consumer import build_consumer
 from rapport_profile.settings import ProfileSettings
 
@@ -41,4 +42,5 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.consumer = consumer
     app.include_router(customers.router)
+    mount_console(app)
     return app
