@@ -9,6 +9,7 @@ the calls the agent logs go to ingest with the console's own call-center-only ke
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from fastapi import FastAPI
 
 from rapport_events.identity import IdentityKind
 from rapport_profile.console.settings import ConsoleSettings
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ServiceTrouble(Exception):
@@ -103,8 +106,6 @@ class ProfileApi:
             return _erased(response)
         _check(response, self.WHAT)
         card: dict[str, Any] = response.json()
-        if card.get("erased_at"):
-            return Erased(str(card["erased_at"]))
         return card
 
     async def timeline(
@@ -123,12 +124,9 @@ class ProfileApi:
 
 
 def _erased(response: httpx.Response) -> Erased:
-    try:
-        body = response.json()
-        when = body.get("erased_at") or body.get("error", {}).get("erased_at")
-    except (ValueError, AttributeError):
-        when = None
-    return Erased(str(when) if when else None)
+    """410 Gone: "this customer was erased on 2025-03-01"."""
+    found = _DATE.search(_message(response))
+    return Erased(found.group(0) if found else None)
 
 
 class LookupErased(Exception):

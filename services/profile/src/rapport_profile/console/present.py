@@ -1,8 +1,8 @@
 """The card and the timeline as the agent reads them: pure functions from the API's JSON.
 
-The console renders the profile API's public response models; this module is the one place that
-knows their field names, and it reads them leniently (a field the card does not carry is left
-out of the page, not an error) so that the card can grow without breaking the console.
+The console renders the profile API's public response models (`rapport_profile.api.models`) as
+JSON, like any other client; this module is the one place that knows their field names. A field
+that is empty is left out of the page rather than shown blank.
 """
 
 from __future__ import annotations
@@ -98,36 +98,16 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def _first(data: dict[str, Any], *paths: tuple[str, ...]) -> Any:
-    for path in paths:
-        found = _get(data, *path)
-        if found not in (None, "", [], {}):
-            return found
-    return None
-
-
-def _plain(value: Any) -> Any:
-    """A stated trait may come as `{"value": ..., "at": ...}`: the value is what shows."""
-    return value.get("value") if isinstance(value, dict) and "value" in value else value
-
-
 def identities(card: dict[str, Any]) -> dict[str, list[str]]:
     """The card's identifiers, by kind, strongest kind first."""
-    raw = card.get("identities") or card.get("identifiers") or {}
     found: dict[str, list[str]] = {}
-    if isinstance(raw, dict):
-        for kind, values in raw.items():
-            listed = values if isinstance(values, list) else [values]
-            found[kind] = [str(_plain(value)) for value in listed if value]
-    elif isinstance(raw, list):
-        for entry in raw:
-            if isinstance(entry, dict) and entry.get("kind") and entry.get("value"):
-                found.setdefault(str(entry["kind"]), []).append(str(entry["value"]))
+    for entry in card.get("identities") or []:
+        if isinstance(entry, dict) and entry.get("kind") and entry.get("value"):
+            found.setdefault(str(entry["kind"]), []).append(str(entry["value"]))
     order = [kind.value for kind in IdentityKind]
     return {
         kind: found[kind]
         for kind in sorted(found, key=lambda k: order.index(k) if k in order else len(order))
-        if found[kind]
     }
 
 
@@ -158,6 +138,7 @@ class CardView:
     complaints: list[Complaint]
     orders: int | None
     revenue: str | None
+    refunds: str | None
     preferred_channel: str | None
     first_seen: str
     last_seen: str
@@ -165,7 +146,7 @@ class CardView:
 
 
 def _complaints(card: dict[str, Any]) -> list[Complaint]:
-    raw = _first(card, ("open_complaints",), ("complaints", "open"), ("open_cases",))
+    raw = card.get("open_complaints")
     if not isinstance(raw, list):
         return []
     return [
@@ -181,46 +162,63 @@ def _complaints(card: dict[str, Any]) -> list[Complaint]:
 
 
 def _consent(card: dict[str, Any]) -> list[ConsentRow]:
+    """Marketing consent per channel; a statement for `all` speaks for every channel."""
     raw = card.get("consent") or {}
-    marketing = raw.get("marketing", raw) if isinstance(raw, dict) else {}
+    marketing = raw.get("marketing") if isinstance(raw, dict) else None
+    marketing = marketing if isinstance(marketing, dict) else {}
     rows = []
     for channel in ("email", "sms", "phone", "post", "web"):
-        granted = _plain(marketing.get(channel)) if isinstance(marketing, dict) else None
+        granted = marketing.get(channel, marketing.get("all"))
         state = "unknown" if granted is None else ("granted" if granted else "refused")
         rows.append(ConsentRow(channel, state))
     return rows
 
 
+def value_why(card: dict[str, Any]) -> str | None:
+    """The value tier explained by its RFM scores (quintiles among every customer)."""
+    scores = card.get("scores") or {}
+    parts = [
+        f"{name} {scores[key]}/5"
+        for key, name in (("recency", "recency"), ("frequency", "frequency"), ("monetary", "spend"))
+        if isinstance(scores.get(key), int)
+    ]
+    if not parts:
+        return None
+    return "Scores among all customers: " + ", ".join(parts)
+
+
 def card_view(card: dict[str, Any]) -> CardView:
     traits = card.get("traits") or {}
-    first = _plain(traits.get("first_name")) or ""
-    last = _plain(traits.get("last_name")) or ""
+    first = traits.get("first_name") or ""
+    last = traits.get("last_name") or ""
     found = identities(card)
     name = f"{first} {last}".strip() or next(
         (values[0] for values in found.values()), "Unnamed customer"
     )
-    orders = _first(card, ("orders",), ("orders", "count"), ("purchases", "orders"))
-    revenue = _first(card, ("revenue",), ("net_revenue",), ("orders", "revenue"))
-    currency = _first(card, ("currency",), ("orders", "currency"))
+    orders = _get(card, "purchases", "orders")
+    revenue = _get(card, "purchases", "revenue")
+    refunds = _get(card, "purchases", "refunds")
+    currency = _get(card, "purchases", "currency")
     shown_traits = [
-        (label(key), str(_plain(value)))
+        (label(key), str(value))
         for key, value in traits.items()
-        if key not in ("first_name", "last_name") and _plain(value) not in (None, "")
+        if key not in ("first_name", "last_name") and value not in (None, "")
     ]
     return CardView(
         profile_id=str(card.get("profile_id", "")),
         name=name,
         identities=found,
-        value_tier=_first(card, ("value_tier",), ("value", "tier")),
-        value_why=_first(card, ("value_why",), ("value_reason",), ("value", "why")),
-        lifecycle_stage=_first(card, ("lifecycle_stage",), ("lifecycle", "stage")),
-        lifecycle_why=_first(card, ("lifecycle_why",), ("lifecycle_reason",), ("lifecycle", "why")),
+        value_tier=card.get("value_tier"),
+        value_why=value_why(card),
+        lifecycle_stage=_get(card, "lifecycle", "stage"),
+        lifecycle_why=_get(card, "lifecycle", "why"),
         consent=_consent(card),
         complaints=_complaints(card),
         orders=orders if isinstance(orders, int) else None,
         revenue=money(revenue, currency) if revenue is not None else None,
-        preferred_channel=_first(card, ("preferred_channel",)),
-        first_seen=when(_first(card, ("first_seen",), ("first_seen_at",))),
-        last_seen=when(_first(card, ("last_seen",), ("last_seen_at",))),
+        refunds=money(refunds, currency) if refunds else None,
+        preferred_channel=card.get("preferred_channel"),
+        first_seen=when(card.get("first_seen")),
+        last_seen=when(card.get("last_seen")),
         traits=shown_traits,
     )
