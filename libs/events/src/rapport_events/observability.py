@@ -66,7 +66,7 @@ def get_logger(name: str) -> Any:
 
 
 def health_router(
-    checks: dict[str, Check], details: Callable[[], dict[str, Any]] | None = None
+    checks: dict[str, Check], details: Callable[[], Awaitable[dict[str, Any]]] | None = None
 ) -> APIRouter:
     """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`.
 
@@ -91,7 +91,7 @@ def health_router(
         ready = all(value == "ok" for value in results.values())
         body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": results}
         if details is not None:
-            body.update(details())
+            body.update(await details())
         return JSONResponse(
             body,
             status_code=200 if ready else 503,

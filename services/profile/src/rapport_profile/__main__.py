@@ -48,9 +48,7 @@ async def replay(settings: ProfileSettings) -> int:
             bar = progress.add_task("replay", total=total)
             while not task.done():
                 progress.update(bar, completed=loop.handled)
-                if loop.running and loop.lag() == 0 and loop.handled >= total:
-                    break
-                if loop.running and loop.lag() == 0 and loop.handled and total == 0:
+                if loop.running and loop.handled >= total and await loop.lag() == 0:
                     break
                 await asyncio.sleep(0.2)
             progress.update(bar, completed=loop.handled)

@@ -66,10 +66,10 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
             yield
         await db.dispose()
 
-    def consumer_state() -> dict[str, Any]:
+    async def consumer_state() -> dict[str, Any]:
         if consumer is None:
             return {"consumer": "disabled"}
-        return {"consumer": {"running": consumer.running, "lag": consumer.lag()}}
+        return {"consumer": {"running": consumer.running, "lag": await consumer.lag()}}
 
     app = create_app(
         title="Rapport profile",
