@@ -94,7 +94,7 @@ async def customer(stack: Stack) -> dict[str, str]:
 async def _find_by_phone(page: Page, phone: str) -> None:
     await page.get_by_label("Phone, email, loyalty card or customer number").fill(phone)
     await page.get_by_role("button", name="Find", exact=True).last.click()
-    await expect(page.get_by_role("heading", name="Grace Hopper")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Grace Hopper", exact=True)).to_be_visible()
 
 
 async def test_search_by_phone_shows_every_channel_and_the_open_complaint(
@@ -105,9 +105,9 @@ async def test_search_by_phone_shows_every_channel_and_the_open_complaint(
     await expect(complaints).to_contain_text("Late delivery")
     await expect(complaints).to_contain_text("high")
     timeline = page.get_by_role("list", name="Interactions, newest first")
-    await expect(timeline.get_by_text("Order completed")).to_be_visible()
-    await expect(timeline.get_by_text("Store purchase")).to_be_visible()
-    await expect(timeline.get_by_text("Complaint logged")).to_be_visible()
+    await expect(timeline.get_by_text("Order completed", exact=True)).to_be_visible()
+    await expect(timeline.get_by_text("Store purchase", exact=True)).to_be_visible()
+    await expect(timeline.get_by_text("Complaint logged", exact=True)).to_be_visible()
     profile = page.get_by_role("region", name="Grace Hopper")
     await expect(profile).to_contain_text(customer["loyalty_id"])
     await expect(profile).to_contain_text("£60.50")  # 42.50 on the web + 18.00 in store
@@ -129,14 +129,14 @@ async def test_logging_a_resolution_closes_the_complaint(
     form = page.get_by_role("region", name="Log this call")
     await form.get_by_label("Outcome").fill("refund issued")
     await form.get_by_label("Note").fill("apologised, refunded the delivery charge")
-    await form.get_by_label("Resolved").check()
+    await form.get_by_role("radio", name="Resolved").check()
     await form.get_by_role("button", name="Log call").click()
     # The page waits for the event to be folded, then shows the fresh card.
     await expect(page.get_by_role("status")).to_have_text("Saved: it is in the timeline.")
     await expect(page.get_by_role("region", name="1 open complaint")).to_have_count(0)
     timeline = page.get_by_role("list", name="Interactions, newest first")
-    await expect(timeline.get_by_text("Case resolved")).to_be_visible()
-    await expect(timeline.get_by_text("Call ended")).to_be_visible()
+    await expect(timeline.get_by_text("Case resolved", exact=True)).to_be_visible()
+    await expect(timeline.get_by_text("Call ended", exact=True)).to_be_visible()
     # Logged with the console's key, attributed to the signed-in agent.
     card = await _card(stack, phone=customer["phone"])
     assert card is not None
@@ -157,7 +157,7 @@ async def test_an_accepted_offer_reaches_the_timeline_and_the_offers_move_on(
     await first.get_by_role("button", name="Accepted").click()
     await expect(page.get_by_role("status")).to_have_text("Saved: it is in the timeline.")
     timeline = page.get_by_role("list", name="Interactions, newest first")
-    await expect(timeline.get_by_text("Offer accepted")).to_be_visible()
+    await expect(timeline.get_by_text("Offer accepted", exact=True)).to_be_visible()
 
     # The recommender folds the answer on its own; the agent's next look shows new offers.
     async def moved_on() -> list[str] | None:
