@@ -45,7 +45,8 @@ def event(
 
 def customer_story(tag: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """One customer seen on every channel: identified on the web (email, phone and loyalty
-    card together), a web order, a store purchase by loyalty card, a complaint by phone."""
+    card together, marketing consent given), a web order, a store purchase by loyalty card,
+    a complaint by phone."""
     phone_digits = f"7700{int(tag, 16) % 1_000_000:06d}"
     ids = {
         "email": f"grace-{tag}@example.com",
@@ -60,6 +61,13 @@ def customer_story(tag: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
             {"email": ids["email"], "phone": ids["phone"], "loyalty_id": ids["loyalty_id"]},
             {"traits": {"first_name": "Grace", "last_name": "Hopper", "city": "Leeds"}},
             ago_min=300,
+        ),
+        event(
+            "consent_updated",
+            "web",
+            {"email": ids["email"]},
+            {"purpose": "marketing", "channel": "all", "granted": True},
+            ago_min=290,
         ),
         event(
             "order_completed",

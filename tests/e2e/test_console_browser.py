@@ -117,7 +117,7 @@ async def test_search_by_phone_shows_every_channel_and_the_open_complaint(
     await expect(timeline).to_contain_text("Store purchase")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.get_by_label("Channel").select_option("")
-    await expect(timeline.locator("li")).to_have_count(4)
+    await expect(timeline.locator("li")).to_have_count(5)
     await page.screenshot(path=ARTIFACTS / "console-card.png", full_page=True)
 
 
@@ -143,28 +143,45 @@ async def test_logging_a_resolution_closes_the_complaint(
     assert card["open_complaints"] == []
 
 
-async def test_an_accepted_offer_reaches_the_timeline_and_the_offers_move_on(
+async def _offers_shown(page: Page) -> list[tuple[str, str]]:
+    found: list[list[str]] = await page.locator("li.offer").evaluate_all(
+        "items => items.map(item => [item.dataset.offerId,"
+        " item.querySelector('.score').dataset.score])"
+    )
+    return [(offer_id, score) for offer_id, score in found]
+
+
+async def test_an_accepted_offer_reaches_the_timeline(page: Page, customer: dict[str, str]) -> None:
+    await _find_by_phone(page, customer["phone"])
+    offers = page.get_by_role("region", name="Next-best offers")
+    # An open complaint comes first: the only offer is the apology.
+    await expect(offers.locator("li.offer")).to_have_count(1)
+    await expect(offers).to_contain_text("Service recovery")
+    await offers.get_by_role("button", name="Accepted").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved: it is in the timeline.")
+    timeline = page.get_by_role("list", name="Interactions, newest first")
+    await expect(timeline.get_by_text("Offer accepted", exact=True)).to_be_visible()
+    await expect(timeline.locator("li.fresh")).to_contain_text("Offer accepted")
+
+
+async def test_the_offers_move_on_once_the_apology_is_accepted_and_the_case_resolved(
     page: Page, customer: dict[str, str]
 ) -> None:
     await _find_by_phone(page, customer["phone"])
     offers = page.get_by_role("region", name="Next-best offers")
-    first = offers.locator("li.offer").first
-    await expect(first).to_be_visible()
-    before = await offers.locator("li.offer").evaluate_all(
-        "items => items.map(item => item.dataset.offerId)"
-    )
-    accepted = await first.get_attribute("data-offer-id")
-    await first.get_by_role("button", name="Accepted").click()
+    before = await _offers_shown(page)
+    assert [offer_id.split("-")[0] for offer_id, _ in before] == ["service_recovery"]
+    await offers.get_by_role("button", name="Accepted").click()
     await expect(page.get_by_role("status")).to_have_text("Saved: it is in the timeline.")
-    timeline = page.get_by_role("list", name="Interactions, newest first")
-    await expect(timeline.get_by_text("Offer accepted", exact=True)).to_be_visible()
+    form = page.get_by_role("region", name="Log this call")
+    await form.get_by_role("radio", name="Resolved").check()
+    await form.get_by_role("button", name="Log call").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved: it is in the timeline.")
 
-    # The recommender folds the answer on its own; the agent's next look shows new offers.
-    async def moved_on() -> list[str] | None:
+    # The recommender folds both answers on its own; the agent's next look shows new offers.
+    async def moved_on() -> list[tuple[str, str]] | None:
         await page.reload()
-        now = await offers.locator("li.offer").evaluate_all(
-            "items => items.map(item => item.dataset.offerId)"
-        )
-        return now if now != before and accepted not in now else None
+        shown = await _offers_shown(page)
+        return shown if shown != before else None
 
     assert await eventually(moved_on, timeout=10, interval=0.3)
