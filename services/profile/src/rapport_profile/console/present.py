@@ -15,7 +15,13 @@ from typing import Any
 from rapport_events.identity import IdentityKind
 
 CHANNELS = ("web", "call_center", "email", "store")
-CHANNEL_LABELS = {"web": "Web", "call_center": "Call center", "email": "Email", "store": "Store"}
+CHANNEL_LABELS = {
+    "web": "Web",
+    "call_center": "Call center",
+    "email": "Email",
+    "store": "Store",
+    "sms": "SMS",
+}
 IDENTITY_LABELS = {
     "customer_id": "Customer no.",
     "loyalty_id": "Loyalty card",
