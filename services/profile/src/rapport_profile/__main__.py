@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
+import uuid
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -35,7 +35,7 @@ async def replay(settings: ProfileSettings) -> int:
         async with db.transaction() as conn:
             await fold.truncate_fold_state(await fold.driver(conn))
         total = await topic_size(settings.kafka, settings.kafka.topics.touchpoints)
-        group = f"{settings.consumer_group}-replay-{int(time.time())}"
+        group = f"{settings.consumer_group}-replay-{uuid.uuid4().hex[:12]}"
         loop = build_consumer(settings, db, publisher, group_id=group)
         task = asyncio.create_task(loop.run())
         columns = (

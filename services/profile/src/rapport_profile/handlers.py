@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rapport_events.changes import Erased, Identified, Merged, ProfileChange, encode_change
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent
-from rapport_events.identity import identifier_hash
+from rapport_events.identity import IdentityKind, identifier_hash
 from rapport_events.kafka import Publisher
 from rapport_events.observability import get_logger
 from rapport_profile.domain.changes import NOTHING_KNOWN, card_changed
@@ -63,8 +63,14 @@ def _lock_key(hashed: str) -> int:
     return key - (1 << 64) if key >= 1 << 63 else key
 
 
+KINDS = tuple(kind.value for kind in IdentityKind)  # strongest first
+
+
 def _pairs(event: TouchpointEvent) -> list[Identifier]:
-    return [(kind.value, value) for kind, value in event.identity.pairs()]
+    """The event's identifiers (a plain loop: `Identity.pairs` iterates the enum, too slow for
+    the hot path)."""
+    identity = event.identity
+    return [(kind, value) for kind in KINDS if (value := getattr(identity, kind)) is not None]
 
 
 def _amount(event: TouchpointEvent) -> Decimal | None:
@@ -109,21 +115,23 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
     fresh = [event for event in unique if event.event_id in claimed]
     result.duplicates = len(batch) - len(fresh)
 
-    hashes = {pair: identifier_hash(*pair) for event in fresh for pair in _pairs(event)}
+    fresh_pairs = [_pairs(event) for event in fresh]
+    hashes = {pair: identifier_hash(*pair) for pairs in fresh_pairs for pair in pairs}
     erased = await store.tombstoned(db, hashes.values())
     events: list[TouchpointEvent] = []
-    for event in fresh:
-        when = event.effective_time
-        if any(when <= erased.get(hashes[pair], when - timedelta(1)) for pair in _pairs(event)):
+    pairs: list[list[Identifier]] = []
+    for event, identifiers in zip(fresh, fresh_pairs, strict=True):
+        erased_at = [erased[h] for pair in identifiers if (h := hashes[pair]) in erased]
+        if erased_at and event.effective_time <= max(erased_at):
             result.erased += 1
         else:
             events.append(event)
+            pairs.append(identifiers)
     FOLDED.labels("duplicate").inc(result.duplicates)
     FOLDED.labels("erased").inc(result.erased)
     if not events:
         return result
 
-    pairs = [_pairs(event) for event in events]
     first_seen: dict[Identifier, datetime] = {}
     for event, identifiers in zip(events, pairs, strict=True):
         for pair in identifiers:

@@ -134,6 +134,8 @@ class ProfileState:
         return bool(max(candidates, key=lambda stated: stated.at).value)
 
     def marketing_consent(self) -> dict[str, bool]:
+        if not self.consent:
+            return {}
         return {
             channel: granted
             for channel in MARKETING_CHANNELS
