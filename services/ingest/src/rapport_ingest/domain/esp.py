@@ -70,10 +70,12 @@ def envelope_from_sendgrid(item: Any) -> dict[str, Any] | Problem | None:
         # SendGrid's "blocked" is a refusal that may pass later; "bounce" is a dead address.
         properties["bounce_type"] = "soft" if item.get("type") == "blocked" else "hard"
     elif kind == "unsubscribed":
-        properties = {"purpose": "marketing", **({"message_id": message_id} if message_id else {})}
+        properties = {"purpose": "marketing", "message_id": message_id}
     campaign = item.get("marketing_campaign_id")
     if campaign is not None and kind in {"email_sent", "email_opened", "email_clicked"}:
         properties["campaign_id"] = str(campaign)
+    # A field the platform left out is left out here too: the contract then says it is required.
+    properties = {name: value for name, value in properties.items() if value is not None}
     context: dict[str, Any] = {"source": "sendgrid"}
     if isinstance(item.get("ip"), str):
         context["ip"] = item["ip"]
