@@ -6,6 +6,7 @@ normalised once, here, and every service compares normalised values only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from enum import StrEnum
 from typing import Annotated, Any
@@ -27,6 +28,10 @@ class IdentityKind(StrEnum):
     ANONYMOUS_ID = "anonymous_id"
 
 
+# Senders repeat the same customers' identifiers event after event; normalising is the
+# costliest step of validating an event (email_validator, phonenumbers), so results are cached.
+# Pure functions of their arguments; failures are not cached (they raise).
+@functools.lru_cache(maxsize=65_536)
 def normalize_email(raw: str) -> str:
     """Lower-case and syntax-check an email address (no DNS look-up: ingest must stay fast)."""
     try:
@@ -36,6 +41,7 @@ def normalize_email(raw: str) -> str:
     return checked.normalized.lower()
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_phone(raw: str, region: str | None = None) -> str:
     """Any common spelling of a phone number to E.164 (`+447700900123`).
 
