@@ -74,12 +74,12 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorAnswer, "description": described[code]} for code in codes}
 
 
-def intake(request: Request) -> Intake:
+async def intake(request: Request) -> Intake:
     found: Intake = request.app.state.intake
     return found
 
 
-def settings(request: Request) -> IngestSettings:
+async def settings(request: Request) -> IngestSettings:
     found: IngestSettings = request.app.state.settings
     return found
 
