@@ -28,6 +28,10 @@ class IdentityKind(StrEnum):
     ANONYMOUS_ID = "anonymous_id"
 
 
+# (kind, attribute name), strongest first: iterating the enum per call showed in profiles.
+_KINDS = tuple((kind, kind.value) for kind in IdentityKind)
+
+
 # Senders repeat the same customers' identifiers event after event; normalising is the
 # costliest step of validating an event (email_validator, phonenumbers), so results are cached.
 # Pure functions of their arguments; failures are not cached (they raise).
@@ -101,9 +105,7 @@ class Identity(BaseModel):
     def pairs(self) -> list[tuple[IdentityKind, str]]:
         """The identifiers present, strongest first."""
         return [
-            (kind, value)
-            for kind in IdentityKind
-            if (value := getattr(self, kind.value)) is not None
+            (kind, value) for kind, name in _KINDS if (value := getattr(self, name)) is not None
         ]
 
     def strongest(self) -> tuple[IdentityKind, str]:
