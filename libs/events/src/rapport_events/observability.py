@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Check = Callable[[], Awaitable[None]]
@@ -22,6 +22,7 @@ Check = Callable[[], Awaitable[None]]
 HTTP_REQUESTS = Counter(
     "rapport_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
 )
+HTTP_IN_FLIGHT = Gauge("rapport_http_requests_in_flight", "HTTP requests being handled now")
 HTTP_LATENCY = Histogram(
     "rapport_http_request_seconds",
     "HTTP request latency",
@@ -97,7 +98,8 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 
 
 def instrument(app: FastAPI) -> None:
-    """Count and time every request by route template (never by raw path: ids are personal).
+    """Count and time every request by route template (never by raw path: ids are personal),
+    and gauge the requests in flight.
 
     A plain ASGI middleware rather than `@app.middleware("http")`: Starlette's
     BaseHTTPMiddleware spawns a task and re-streams every response, which showed as a large
@@ -123,9 +125,11 @@ class _Observe:
                 status = message["status"]
             await send(message)
 
+        HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, observed_send)
         finally:
+            HTTP_IN_FLIGHT.dec()
             # The router records the matched route in the (shared) scope.
             template = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
