@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -85,13 +85,14 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def require_scope(scope: str) -> Callable[..., Principal]:
+def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the calling principal, if its key carries `scope`.
 
     The key ring is `request.app.state.key_ring`, set by each service's app factory.
     """
 
-    def dependency(
+    # async: a plain `def` dependency would be run in a worker thread on every request.
+    async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:

@@ -1,11 +1,12 @@
-"""Ingest's Prometheus metrics. Label values come from closed sets (event types, `Reason`),
+"""Ingest's Prometheus metrics (requests in flight and HTTP latency are the shared ones of
+rapport_events.observability). Label values come from closed sets (event types, `Reason`),
 never from what a sender wrote, so a hostile sender cannot create unbounded series."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from rapport_events.envelope import PROPERTIES_BY_TYPE
 
@@ -26,9 +27,6 @@ PUBLISH_SECONDS = Histogram(
 )
 PUBLISH_FAILURES = Counter(
     "rapport_ingest_publish_failures_total", "requests answered 503: Kafka did not acknowledge"
-)
-REQUESTS_IN_FLIGHT = Gauge(
-    "rapport_ingest_requests_in_flight", "HTTP requests being handled right now"
 )
 
 

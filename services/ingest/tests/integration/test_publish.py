@@ -241,5 +241,5 @@ async def test_metrics_count_accepted_and_rejected_events_by_type_and_reason(
     assert 'rapport_ingest_events_accepted_total{type="order_completed"}' in text
     assert 'rapport_ingest_events_rejected_total{reason="unknown_type",type="unknown"}' in text
     assert "rapport_ingest_publish_seconds_bucket" in text
-    assert "rapport_ingest_requests_in_flight" in text
+    assert "rapport_http_requests_in_flight" in text
     assert "teleported" not in text  # sender-chosen strings never become label values

@@ -1,7 +1,8 @@
 """Schemathesis against the live OpenAPI of ingest, with a valid key and the real broker:
 whatever it generates from the documented bodies — valid or not — is never answered 5xx.
 
-Bounded (at most 60 examples per operation) to keep it under a minute on a shared machine.
+Valid and invalid bodies both (schemathesis' positive and negative modes). Bounded (at most
+60 examples per operation) to keep it under a minute on a shared machine.
 The server runs in a thread of its own: schemathesis calls it synchronously, which would block
 the test session's event loop.
 """
@@ -18,6 +19,7 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from rapport_events.settings import KafkaSettings
@@ -70,7 +72,10 @@ def test_nothing_generated_from_the_openapi_is_answered_5xx(
     seen: dict[str, set[int]] = {}
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        @given(
+            case=operation.as_strategy(GenerationMode.POSITIVE)
+            | operation.as_strategy(GenerationMode.NEGATIVE)
+        )
         @settings(
             max_examples=60,
             deadline=None,

@@ -86,3 +86,13 @@ def test_refusal_reasons_are_a_closed_set_told_apart() -> None:
     invalid = _refusal(b'{"type": "page_viewed"}')
     assert invalid.why is Reason.INVALID
     assert {problem.field for problem in invalid.problems} >= {"channel", "identity"}
+
+
+def test_a_skew_correction_past_the_calendar_is_refused_not_crashed() -> None:
+    data = example_event("page_viewed", at=NOW)
+    data["occurred_at"] = "0001-01-01T00:00:00Z"
+    data["sent_at"] = "9999-01-01T00:00:00Z"
+    with pytest.raises(Refused) as refused:
+        admit(parse_event(data), NOW, WINDOW, anyone)
+    assert refused.value.why is Reason.INVALID
+    assert refused.value.problems[0].field == "sent_at"

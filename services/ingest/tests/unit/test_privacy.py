@@ -43,3 +43,14 @@ def test_the_stored_address_keeps_only_the_network(address: ipaddress._BaseAddre
     assert stored in network
     host_bits = int(stored) & int(network.hostmask)
     assert host_bits == 0
+
+
+@given(st.ip_addresses(v=4).map(str) | st.from_regex(r"\A[0-9]{1,4}(\.[0-9]{1,4}){3}\Z"))
+def test_the_ipv4_fast_path_agrees_with_the_ipaddress_module(raw: str) -> None:
+    try:
+        expected = str(ipaddress.ip_network(f"{ipaddress.IPv4Address(raw)}/24", strict=False))
+    except ValueError:
+        with pytest.raises(ValueError, match="not an IP address"):
+            truncate_ip(raw)
+        return
+    assert truncate_ip(raw) == expected.removesuffix("/24")

@@ -7,6 +7,7 @@ the hot path free of a second validation of what we just built.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -14,7 +15,8 @@ from fastapi import Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from rapport_events.auth import Principal, Scope, require_scope
-from rapport_ingest.api.body import JSON
+from rapport_events.kafka import BrokerUnavailable
+from rapport_ingest.api.body import JSON, event_list, parse_json, read_body
 from rapport_ingest.handlers import BatchOutcome, Intake
 from rapport_ingest.settings import IngestSettings
 
@@ -74,12 +76,12 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorAnswer, "description": described[code]} for code in codes}
 
 
-def intake(request: Request) -> Intake:
+async def intake(request: Request) -> Intake:
     found: Intake = request.app.state.intake
     return found
 
 
-def settings(request: Request) -> IngestSettings:
+async def settings(request: Request) -> IngestSettings:
     found: IngestSettings = request.app.state.settings
     return found
 
@@ -112,3 +114,20 @@ def batch_response(outcome: BatchOutcome) -> Response:
         else status.HTTP_422_UNPROCESSABLE_CONTENT
     )
     return Response(orjson.dumps(answer), status_code=code, media_type=JSON)
+
+
+async def list_answer(
+    request: Request,
+    config: IngestSettings,
+    *,
+    key: str | None,
+    accept: Callable[[list[Any]], Awaitable[BatchOutcome]],
+) -> Response:
+    """Read a list of events (under `key`, or the body itself), accept them, answer."""
+    raw = await read_body(request, config.max_request_bytes, "512 KB per request")
+    items = event_list(parse_json(raw), key=key, most=config.max_batch_events)
+    try:
+        outcome = await accept(items)
+    except BrokerUnavailable:
+        raise unavailable(config.retry_after_seconds) from None
+    return batch_response(outcome)

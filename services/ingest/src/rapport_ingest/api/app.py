@@ -7,33 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rapport_events.kafka import Publisher
 from rapport_events.runtime import connected
 from rapport_events.service import create_app
-from rapport_ingest import metrics
 from rapport_ingest.api import events, webhooks
 from rapport_ingest.api.openapi import install_openapi
 from rapport_ingest.handlers import Intake
 from rapport_ingest.settings import IngestSettings
-
-
-class InFlight:
-    """Counts requests being handled (a plain ASGI middleware: no per-request task)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        metrics.REQUESTS_IN_FLIGHT.inc()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            metrics.REQUESTS_IN_FLIGHT.dec()
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -67,7 +48,6 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(InFlight)
     app.include_router(events.router)
     app.include_router(webhooks.router)
     install_openapi(app, settings)

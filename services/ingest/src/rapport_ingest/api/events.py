@@ -12,13 +12,13 @@ from rapport_ingest.api.answers import (
     Accepted,
     BatchAnswer,
     Writer,
-    batch_response,
     error_responses,
     intake,
+    list_answer,
     settings,
     unavailable,
 )
-from rapport_ingest.api.body import JSON, event_list, parse_json, read_body, refuse
+from rapport_ingest.api.body import JSON, read_body, refuse
 from rapport_ingest.domain.admission import Refused
 from rapport_ingest.handlers import Intake
 from rapport_ingest.settings import IngestSettings
@@ -82,10 +82,9 @@ async def post_batch(
     use_case: Annotated[Intake, Depends(intake)],
     config: Annotated[IngestSettings, Depends(settings)],
 ) -> Response:
-    raw = await read_body(request, config.max_request_bytes, "512 KB per request")
-    items = event_list(parse_json(raw), key="events", most=config.max_batch_events)
-    try:
-        outcome = await use_case.accept_many(items, principal)
-    except BrokerUnavailable:
-        raise unavailable(config.retry_after_seconds) from None
-    return batch_response(outcome)
+    return await list_answer(
+        request,
+        config,
+        key="events",
+        accept=lambda items: use_case.accept_many(items, principal),
+    )

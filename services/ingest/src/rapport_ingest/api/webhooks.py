@@ -6,17 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from rapport_events.kafka import BrokerUnavailable
 from rapport_ingest.api.answers import (
     BatchAnswer,
     Writer,
-    batch_response,
     error_responses,
     intake,
+    list_answer,
     settings,
-    unavailable,
 )
-from rapport_ingest.api.body import event_list, parse_json, read_body
 from rapport_ingest.handlers import Intake
 from rapport_ingest.settings import IngestSettings
 
@@ -48,10 +45,9 @@ async def post_esp_webhook(
     use_case: Annotated[Intake, Depends(intake)],
     config: Annotated[IngestSettings, Depends(settings)],
 ) -> Response:
-    raw = await read_body(request, config.max_request_bytes, "512 KB per request")
-    items = event_list(parse_json(raw), key=None, most=config.max_batch_events)
-    try:
-        outcome = await use_case.accept_sendgrid(items, principal)
-    except BrokerUnavailable:
-        raise unavailable(config.retry_after_seconds) from None
-    return batch_response(outcome)
+    return await list_answer(
+        request,
+        config,
+        key=None,
+        accept=lambda items: use_case.accept_sendgrid(items, principal),
+    )

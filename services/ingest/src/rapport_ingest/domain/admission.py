@@ -84,7 +84,13 @@ def admit(
                 )
             ],
         )
-    timestamp = corrected_time(event.occurred_at, event.sent_at, received_at)
+    try:
+        timestamp = corrected_time(event.occurred_at, event.sent_at, received_at)
+    except OverflowError:  # found by schemathesis: year-1 occurred_at, year-9999 sent_at
+        raise Refused(
+            Reason.INVALID,
+            [Problem("sent_at", "is too far from occurred_at to correct the sender's clock")],
+        ) from None
     if timestamp > received_at + window.max_ahead:
         raise Refused(
             Reason.IN_FUTURE,
