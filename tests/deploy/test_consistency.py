@@ -84,7 +84,7 @@ def test_what_production_must_say_is_set(
     if service in WITH_DATABASE:
         required |= {"DATABASE_URL", "RAPPORT_CONSUMER_GROUP"}
     assert required - set(env) == set()
-    assert env["RAPPORT_HOST"] == "0.0.0.0"  # noqa: S104 - a container listens on its pod IP
+    assert env["RAPPORT_HOST"] == "0.0.0.0"
     assert env["RAPPORT_API_KEYS"]["secretKeyRef"]["name"] == "rapport-api-keys"
     assert env["KAFKA_SASL_PASSWORD"]["secretKeyRef"]["name"] == env["KAFKA_SASL_USERNAME"]
     if service in WITH_DATABASE:
@@ -236,9 +236,10 @@ def test_migration_jobs_run_a_command_that_exists(
     assert container["args"] == ["migrate"]
     assert container["image"] == service_container(built["prod"], service)["image"]
     env = container_env(built["prod"], container)
-    assert env["DATABASE_URL"] == container_env(
-        built["prod"], service_container(built["prod"], service)
-    )["DATABASE_URL"]
+    assert (
+        env["DATABASE_URL"]
+        == container_env(built["prod"], service_container(built["prod"], service))["DATABASE_URL"]
+    )
     main: Any = __import__(f"rapport_{service}.__main__", fromlist=["main"]).main
     with pytest.raises(SystemExit) as exited:
         main(["--help"])

@@ -1,0 +1,111 @@
+"""The Dockerfile lints clean and holds to what the images promise; compose starts in order."""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatch
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from .manifests import DEPLOY, ROOT, SERVICES, WITH_DATABASE
+
+DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
+HADOLINT = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "hadolint"
+
+
+def test_hadolint_is_clean() -> None:
+    lint = subprocess.run(
+        [str(HADOLINT), "--failure-threshold", "info", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (lint.returncode, lint.stdout) == (0, "")
+
+
+def test_hadolint_would_complain() -> None:
+    """The lint above can fail: an unpinned base is reported."""
+    lint = subprocess.run(
+        [str(HADOLINT), "-"],
+        input="FROM python\nRUN pip install x\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode != 0
+    assert "DL3006" in lint.stdout
+
+
+def test_dockerfile_promises() -> None:
+    text = DOCKERFILE.read_text()
+    # Base images pinned to a version; no latest.
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-\w+$", text, re.M)
+    assert re.search(r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+$", text, re.M)
+    assert ":latest" not in text
+    assert "uv sync --frozen --no-dev" in text
+    # The runtime stage: numeric non-root user, health check with python, exec-form entry.
+    runtime = text[text.index("AS runtime") :]
+    assert re.search(r"^USER \d+:\d+$", runtime, re.M)
+    assert "uv" not in re.findall(r"^COPY .*", runtime, re.M)[0].split("/app/.venv")[0][-5:]
+    assert re.search(r'^HEALTHCHECK .*\n\s+CMD \["python"', runtime, re.M)
+    assert re.search(r'^ENTRYPOINT \["/app/\.venv/bin/rapport-service"\]$', runtime, re.M)
+    assert re.search(r"^EXPOSE \$\{PORT\}$", runtime, re.M)
+    assert "RAPPORT_HOST=0.0.0.0" in runtime
+    assert not re.search(r"^(ADD|RUN .*(curl|wget|apt-get install))", text, re.M)
+
+
+def test_dockerignore_keeps_secrets_and_state_out() -> None:
+    rules = [
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert rules[0] == "*"  # an allow-list: .git, .venv, .local, .cache never leave the laptop
+    allowed = [rule[1:] for rule in rules if rule.startswith("!")]
+    copied = re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE.read_text(), re.M)
+    for pattern in copied:
+        source = pattern.replace("${SERVICE}", "profile")
+        assert (ROOT / source).exists(), source
+        assert any(
+            fnmatch(source, rule)
+            or fnmatch(source, rule + "/*")
+            or rule.replace("*", "profile").startswith(source + "/")
+            for rule in allowed
+        ), f"{source} is excluded by .dockerignore"
+    # The code itself goes in: the packages' sources, not only their pyproject.toml.
+    assert {"libs/events/src", "services/*/src"} <= set(allowed)
+
+
+def test_compose_starts_in_dependency_order() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert re.fullmatch(r"postgres:15\.\d+-\w+", services["postgres"]["image"])
+    for name in ("kafka", "postgres"):
+        assert services[name]["healthcheck"]["test"]
+    assert services["ingest"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    for name in WITH_DATABASE:
+        migrate = services[f"{name}-migrate"]
+        assert migrate["command"] == ["migrate"]
+        assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+        assert services[name]["depends_on"] == {
+            "kafka": {"condition": "service_healthy"},
+            f"{name}-migrate": {"condition": "service_completed_successfully"},
+        }
+        assert "DATABASE_URL" in services[name]["environment"]
+        assert (
+            services[name]["environment"]["DATABASE_URL"] == migrate["environment"]["DATABASE_URL"]
+        )
+    for name, port in SERVICES.items():
+        service = services[name]
+        env = service["environment"]
+        assert env["RAPPORT_PORT"] == str(port)
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert service["build"]["args"] == {"SERVICE": name, "PORT": str(port)}
+        assert service["read_only"] is True
+        assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
+    init = (DEPLOY / "compose" / "postgres-init" / "10-databases.sh").read_text()
+    for name in WITH_DATABASE:
+        assert f"CREATE DATABASE rapport_{name} OWNER rapport_{name};" in init
