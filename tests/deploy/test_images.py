@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
 import subprocess
 from fnmatch import fnmatch
 from pathlib import Path
@@ -109,3 +112,56 @@ def test_compose_starts_in_dependency_order() -> None:
     init = (DEPLOY / "compose" / "postgres-init" / "10-databases.sh").read_text()
     for name in WITH_DATABASE:
         assert f"CREATE DATABASE rapport_{name} OWNER rapport_{name};" in init
+
+
+def test_the_builder_stage_installs_one_service_from_the_lock(tmp_path: Path) -> None:
+    """Run the Dockerfile's own `uv sync` lines on the build context .dockerignore lets through
+    (no Docker here): the lock installs, and the venv holds the one service and its migrations,
+    no dev tools and no other service."""
+    context = tmp_path / "context"
+    for pattern in ("pyproject.toml", "uv.lock", "libs/events", "services/*/pyproject.toml"):
+        for path in ROOT.glob(pattern):
+            target = context / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy = shutil.copytree if path.is_dir() else shutil.copy
+            copy(path, target)  # type: ignore[operator]
+    shutil.copytree(ROOT / "services/profile/src", context / "services/profile/src")
+    for cache in context.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    shutil.rmtree(context / "libs/events/tests", ignore_errors=True)
+
+    venv = tmp_path / "venv"
+    env = {
+        **os.environ,
+        "UV_PROJECT_ENVIRONMENT": str(venv),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_COMPILE_BYTECODE": "0",  # the image compiles; here it would only cost time
+    }
+    commands = re.findall(r"(uv sync [^&\n]+)", DOCKERFILE.read_text())
+    assert len(commands) == 2
+    for command in commands:
+        argv = shlex.split(command.replace("${SERVICE}", "profile").strip())
+        # uv as the Makefile runs it (python3 -m uv), not the venv's interpreter.
+        synced = subprocess.run(
+            ["python3", "-m", *argv, "--quiet"],
+            cwd=context,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert synced.returncode == 0, synced.stderr
+
+    usage = subprocess.run(
+        [str(venv / "bin" / "rapport-profile"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "migrate" in usage
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    assert (site / "rapport_profile/store/migrations/env.py").exists()
+    assert list((site / "rapport_profile/store/migrations/versions").glob("0001_*.py"))
+    assert not (site / "rapport_profile.pth").exists()  # installed, not linked to the source
+    for absent in ("rapport_ingest", "rapport_recommender", "pytest", "mypy", "ruff"):
+        assert not (site / absent).exists(), absent
