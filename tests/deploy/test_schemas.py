@@ -3,10 +3,17 @@ custom resources carry what their operators require."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
 import pytest
 from kubernetes_validate import validate
 
 from .manifests import OVERLAYS, Resource, of_kind
+
+CRDS = Path(__file__).parent / "crds"
 
 KUBERNETES_VERSION = "1.34.0"  # the oldest minor the manifests promise to run on
 CUSTOM_GROUPS = (
@@ -44,10 +51,10 @@ def test_every_custom_resource_is_a_known_kind(built: dict[str, list[Resource]])
         if r["apiVersion"].startswith(CUSTOM_GROUPS)
     }
     assert custom == {
-        ("kafka.strimzi.io/v1beta2", "Kafka"),
-        ("kafka.strimzi.io/v1beta2", "KafkaNodePool"),
-        ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
-        ("kafka.strimzi.io/v1beta2", "KafkaUser"),
+        ("kafka.strimzi.io/v1", "Kafka"),
+        ("kafka.strimzi.io/v1", "KafkaNodePool"),
+        ("kafka.strimzi.io/v1", "KafkaTopic"),
+        ("kafka.strimzi.io/v1", "KafkaUser"),
         ("postgresql.cnpg.io/v1", "Cluster"),
         ("postgresql.cnpg.io/v1", "ScheduledBackup"),
         ("barmancloud.cnpg.io/v1", "ObjectStore"),
@@ -58,6 +65,54 @@ def test_every_custom_resource_is_a_known_kind(built: dict[str, list[Resource]])
         ("monitoring.coreos.com/v1", "PrometheusRule"),
         ("external-secrets.io/v1", "ExternalSecret"),
     }
+
+
+def crd_schema(resource: Resource) -> dict[str, Any]:
+    group, version = resource["apiVersion"].split("/")
+    path = CRDS / f"{group}_{version}_{resource['kind']}.json"
+    assert path.exists(), f"no vendored CRD schema for {resource['apiVersion']} {resource['kind']}"
+    return strict(json.loads(path.read_text()))
+
+
+def strict(schema: Any) -> Any:
+    """Unknown fields become errors, as in `kubectl apply --validate=strict`; the API server
+    would otherwise prune them without a word. Free-form maps (`config`) stay free."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = (
+        schema.get("type") == "object"
+        and "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    )
+    tightened = {key: strict(value) for key, value in schema.items()}
+    return {**tightened, "additionalProperties": False} if closed else tightened
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_custom_resources_match_their_operators_crds(
+    built: dict[str, list[Resource]], overlay: str
+) -> None:
+    custom = [r for r in built[overlay] if r["apiVersion"].startswith(CUSTOM_GROUPS)]
+    assert len(custom) > 15
+    for resource in custom:
+        errors = [
+            f"{'.'.join(map(str, error.path))}: {error.message}"
+            for error in jsonschema.Draft7Validator(crd_schema(resource)).iter_errors(resource)
+        ]
+        assert errors == [], f"{resource['kind']}/{resource['metadata']['name']}"
+
+
+def test_crd_validation_rejects_an_old_field_name(built: dict[str, list[Resource]]) -> None:
+    """The check above can fail: `operation` (Strimzi v1beta2) instead of `operations`."""
+    user = next(of_kind(built["prod"], "KafkaUser"))
+    acl = {**user["spec"]["authorization"]["acls"][0]}
+    acl["operation"] = acl.pop("operations")[0]
+    broken = {**user, "spec": {**user["spec"], "authorization": {"type": "simple", "acls": [acl]}}}
+    messages = [e.message for e in jsonschema.Draft7Validator(crd_schema(user)).iter_errors(broken)]
+    assert any("'operation' was unexpected" in message for message in messages)
 
 
 def test_kafka_runs_kraft_with_node_pools(built: dict[str, list[Resource]]) -> None:
