@@ -1,6 +1,6 @@
 """Extract the OpenAPI schemas of operators' CRDs into tests/deploy/crds/, for the offline tests.
 
-    python deploy/tools/crd-schemas.py CRD.yaml [CRD.yaml ...]
+    python deploy/tools/crd-schemas.py CRD.yaml [CRD.yaml ...] [compose-spec.json]
 
 Takes CRD files as the operators release them (see tests/deploy/crds/SOURCES.md for which) and
 writes one compact JSON schema per served version, without descriptions (they do not validate
@@ -21,7 +21,12 @@ OUT = Path(__file__).resolve().parents[2] / "tests" / "deploy" / "crds"
 
 def without_descriptions(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: without_descriptions(v) for k, v in node.items() if k != "description"}
+        # A string is documentation; a dict under that key is a property named "description".
+        return {
+            k: without_descriptions(v)
+            for k, v in node.items()
+            if not (k == "description" and isinstance(v, str))
+        }
     if isinstance(node, list):
         return [without_descriptions(item) for item in node]
     return node
@@ -30,6 +35,12 @@ def without_descriptions(node: Any) -> Any:
 def main(paths: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for path in paths:
+        if path.endswith(".json"):  # the Compose Specification's schema, not a CRD
+            schema = without_descriptions(json.loads(Path(path).read_text()))
+            target = OUT / Path(path).name
+            target.write_text(json.dumps(schema, separators=(",", ":"), sort_keys=True) + "\n")
+            print(f"wrote {target.relative_to(OUT.parents[2])}")
+            continue
         for doc in yaml.safe_load_all(Path(path).read_text()):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue

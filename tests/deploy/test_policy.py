@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-from pathlib import Path
 
 import yaml
 
-from .manifests import K8S, Resource, tool
+from .conftest import Scan
+from .manifests import K8S
 
 CONFIG = K8S / ".checkov.yaml"
 
@@ -25,16 +24,8 @@ def test_every_skipped_check_has_a_reason() -> None:
         assert re.fullmatch(r"CKV2?_K8S_\d+", check)
 
 
-def test_checkov_passes_on_every_overlay(built: dict[str, list[Resource]], tmp_path: Path) -> None:
-    for overlay, resources in built.items():
-        (tmp_path / f"{overlay}.yaml").write_text(yaml.safe_dump_all(resources))
-    scan = subprocess.run(
-        [str(tool("checkov")), "--config-file", str(CONFIG), "-d", str(tmp_path), "-o", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    reports = json.loads(scan.stdout)
+def test_checkov_passes_on_every_overlay(checkov_scan: Scan) -> None:
+    reports = json.loads(checkov_scan.result())
     reports = reports if isinstance(reports, list) else [reports]
     failed = [
         (check["check_id"], check["resource"], check["file_path"])
@@ -43,5 +34,6 @@ def test_checkov_passes_on_every_overlay(built: dict[str, list[Resource]], tmp_p
     ]
     assert failed == []
     summary = reports[0]["summary"]
-    assert summary["passed"] > 500  # it really scanned the workloads
+    assert summary["passed"] > 500  # it really scanned the workloads of both overlays
     assert summary["parsing_errors"] == 0
+    assert summary["resource_count"] > 100
