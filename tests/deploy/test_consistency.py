@@ -3,9 +3,11 @@ exist, a topic named differently, a migration command that is not there."""
 
 from __future__ import annotations
 
+import ssl
 import tomllib
 from typing import Any
 
+import certifi
 import httpx
 import pytest
 from pydantic_settings import BaseSettings
@@ -245,3 +247,38 @@ def test_migration_jobs_run_a_command_that_exists(
         main(["--help"])
     assert exited.value.code == 0
     assert "migrate" in capsys.readouterr().out
+
+
+async def test_the_clusters_kafka_settings_configure_every_client() -> None:
+    """What the manifests set (SASL_SSL, SCRAM, the cluster CA) reaches producer, consumer and
+    admin client alike; locally nothing changes (PLAINTEXT, no SASL)."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    assert KafkaSettings().client_options() == {
+        "bootstrap_servers": "127.0.0.1:9092",
+        "security_protocol": "PLAINTEXT",
+    }
+    cluster = KafkaSettings(
+        bootstrap_servers="rapport-kafka-kafka-bootstrap:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="rapport-profile",
+        sasl_password="not-a-real-password",
+        ssl_cafile=certifi.where(),  # any CA bundle: the cluster's is mounted in the pod
+    )
+    options = cluster.client_options()
+    context = options["ssl_context"]
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert options["sasl_plain_password"] == "not-a-real-password"
+    # Constructing checks the combination: SASL_SSL without the CA's context is refused.
+    producer = AIOKafkaProducer(**options)
+    consumer = AIOKafkaConsumer("rapport.touchpoints.v1", group_id="rapport-profile", **options)
+    admin = AIOKafkaAdminClient(**options)
+    await producer.stop()
+    await consumer.stop()
+    await admin.close()
+    without_ca = {key: value for key, value in options.items() if key != "ssl_context"}
+    with pytest.raises(ValueError, match="ssl_context"):
+        AIOKafkaProducer(**without_ca)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -52,3 +53,18 @@ def test_dev_is_production_shrunk(built: dict[str, list[Resource]]) -> None:
         "Secret",
     }
     assert dev_kinds <= prod_kinds
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_image_is_named_in_full(built: dict[str, list[Resource]], overlay: str) -> None:
+    """The base's short names (rapport-profile) must all be rewritten by the overlay's images."""
+    images = {
+        container["image"]
+        for resource in built[overlay]
+        if resource["kind"] in {"Deployment", "Job"}
+        for container in resource["spec"]["template"]["spec"]["containers"]
+    }
+    assert len(images) == 3
+    for image in images:
+        assert re.fullmatch(r"ghcr\.io/rapport/rapport-(ingest|profile|recommender):[\w.-]+", image)
+        assert not image.endswith(":latest")
