@@ -14,10 +14,11 @@ WITH_INFRA := deploy/local/with-infra.sh
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup:  ## install uv and the locked dependencies into .venv
+setup:  ## install uv, the locked dependencies into .venv and the test browser (chromium)
 	@python3 -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || \
 		python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --all-packages --quiet
+	@deploy/local/browser.sh
 
 tools: setup  ## pinned kustomize and checkov in .cache/ for the offline deploy checks
 	@deploy/tools/install.sh

@@ -65,8 +65,14 @@ def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
 
 
-def health_router(checks: dict[str, Check]) -> APIRouter:
-    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`."""
+def health_router(
+    checks: dict[str, Check], details: Callable[[], Awaitable[dict[str, Any]]] | None = None
+) -> APIRouter:
+    """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`.
+
+    `details` adds service facts to the readiness body (e.g. consumer lag); they inform, they
+    do not decide readiness.
+    """
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Liveness: the process is up")
@@ -83,8 +89,11 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
             except Exception as error:
                 results[name] = f"unavailable: {type(error).__name__}"
         ready = all(value == "ok" for value in results.values())
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": results}
+        if details is not None:
+            body.update(await details())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": results},
+            body,
             status_code=200 if ready else 503,
         )
 

@@ -7,7 +7,7 @@ consumer's current batch finish).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -38,11 +38,12 @@ def create_app(
     settings: ServiceSettings,
     checks: dict[str, Check],
     lifespan: Lifespan,
+    readiness_details: Callable[[], Awaitable[dict[str, Any]]] | None = None,
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.key_ring = KeyRing.from_json(settings.api_keys.get_secret_value())
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, readiness_details))
     instrument(app)
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,36 +1,353 @@
-"""Use cases of the profile service: fold a batch of events; read a customer.
+"""Use cases of the profile service: fold a batch of events, erase a customer, refresh the
+base-relative scores. Each opens one unit of work; HTTP routes and the consumer call these.
 
-Each use case opens one unit of work. HTTP routes and the Kafka consumer both call these.
+Messages to other services are published after the transaction commits and before the use
+case returns, so that the consumer commits its offsets only once they are out too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
+import asyncpg
+import orjson
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rapport_events.changes import Erased, Identified, Merged, ProfileChange, encode_change
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent
+from rapport_events.identity import IdentityKind, identifier_hash
+from rapport_events.kafka import Publisher
+from rapport_events.observability import get_logger
+from rapport_profile.domain.changes import NOTHING_KNOWN, card_changed
+from rapport_profile.domain.identity_graph import Identifier, group_customers, new_profile_id
+from rapport_profile.domain.profile import ProfileState, apply_event, merge_profiles
+from rapport_profile.domain.scores import WINDOW_DAYS, lifecycle, rank_customers
 from rapport_profile.domain.summary import summarize
-from rapport_profile.store import queries
+from rapport_profile.store import fold as store
+from rapport_profile.store import privacy, ranking
+
+log = get_logger(__name__)
+
+FOLDED = Counter("rapport_profile_events_total", "events met by the fold", ["outcome"])
+RETRYABLE = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+)
+CONTEXT_KEPT = ("source", "store_id", "agent_id", "campaign_id", "country", "region", "locale")
 
 
-async def fold_events(db: Database, events: Sequence[TouchpointEvent]) -> int:
-    """Fold a batch in one transaction; returns how many were new. Idempotent by event id."""
-    folded = 0
-    async with db.transaction() as conn:
-        for event in events:
-            if not await queries.mark_processed(conn, event.event_id):
-                continue
-            when = event.effective_time
-            profile_id = await queries.resolve_profile(conn, event.identity.pairs(), when)
-            await queries.add_interaction(
-                conn,
-                profile_id,
-                event_id=event.event_id,
-                occurred_at=when,
-                channel=event.channel,
-                type_=event.type,
-                summary=summarize(event),
-                details=event.properties.model_dump(mode="json", exclude_none=True),
+class ErasedWhileFolding(Exception):
+    """A profile of this batch was erased under us: fold the batch again from the top."""
+
+
+@dataclass
+class FoldResult:
+    received: int = 0
+    folded: int = 0
+    duplicates: int = 0
+    erased: int = 0  # skipped: an identifier was erased (tombstoned) after the event
+    changes: list[ProfileChange] = field(default_factory=list)
+
+
+def _lock_key(hashed: str) -> int:
+    """A signed 64-bit advisory-lock key from an identifier hash."""
+    key = int(hashed[:16], 16)
+    return key - (1 << 64) if key >= 1 << 63 else key
+
+
+KINDS = tuple(kind.value for kind in IdentityKind)  # strongest first
+
+
+def _pairs(event: TouchpointEvent) -> list[Identifier]:
+    """The event's identifiers (a plain loop: `Identity.pairs` iterates the enum, too slow for
+    the hot path)."""
+    identity = event.identity
+    return [(kind, value) for kind in KINDS if (value := getattr(identity, kind)) is not None]
+
+
+def _amount(event: TouchpointEvent) -> Decimal | None:
+    props: Any = event.properties
+    if event.type in ("order_completed", "store_purchase"):
+        return Decimal(props.total)
+    if event.type == "product_returned":
+        return -Decimal(props.refund)
+    return None
+
+
+def _details(event: TouchpointEvent) -> str:
+    details = event.properties.model_dump(mode="json", exclude_none=True)
+    context = event.context.model_dump(include=set(CONTEXT_KEPT), exclude_none=True)
+    if context:
+        details["context"] = context
+    return orjson.dumps(details).decode()
+
+
+async def fold_events(
+    db: Database, events: Sequence[TouchpointEvent], *, attempts: int = 8
+) -> FoldResult:
+    """Fold a batch in one transaction, idempotent by event id; retried on lock conflicts."""
+    for attempt in range(attempts):
+        try:
+            async with db.transaction() as conn:
+                return await _fold(conn, events)
+        except (*RETRYABLE, ErasedWhileFolding) as error:
+            if attempt == attempts - 1:
+                raise
+            log.warning("fold_retry", error=type(error).__name__, attempt=attempt)
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> FoldResult:  # noqa: PLR0912, PLR0915
+    db = await store.driver(conn)
+    now = datetime.now(UTC)
+    result = FoldResult(received=len(batch))
+    unique = list({event.event_id: event for event in reversed(batch)}.values())[::-1]
+    claimed = await store.claim_events(db, [event.event_id for event in unique])
+    fresh = [event for event in unique if event.event_id in claimed]
+    result.duplicates = len(batch) - len(fresh)
+
+    fresh_pairs = [_pairs(event) for event in fresh]
+    hashes = {pair: identifier_hash(*pair) for pairs in fresh_pairs for pair in pairs}
+    erased = await store.tombstoned(db, hashes.values())
+    events: list[TouchpointEvent] = []
+    pairs: list[list[Identifier]] = []
+    for event, identifiers in zip(fresh, fresh_pairs, strict=True):
+        erased_at = [erased[h] for pair in identifiers if (h := hashes[pair]) in erased]
+        if erased_at and event.effective_time <= max(erased_at):
+            result.erased += 1
+        else:
+            events.append(event)
+            pairs.append(identifiers)
+    FOLDED.labels("duplicate").inc(result.duplicates)
+    FOLDED.labels("erased").inc(result.erased)
+    if not events:
+        return result
+
+    first_seen: dict[Identifier, datetime] = {}
+    for event, identifiers in zip(events, pairs, strict=True):
+        for pair in identifiers:
+            seen = first_seen.get(pair)
+            first_seen[pair] = (
+                event.effective_time if seen is None else min(seen, event.effective_time)
             )
-            folded += 1
-    return folded
+    await store.lock_identifiers(db, [_lock_key(hashes[pair]) for pair in first_seen])
+    owner = await store.owners(db, list(first_seen))
+
+    # Lock every profile involved; a merge that committed since we read the identities shows
+    # as merged_into on the locked row: follow it and lock the survivor too.
+    locked: dict[uuid.UUID, asyncpg.Record] = {}
+    while True:
+        wanted = set(owner.values()) - set(locked)
+        if not wanted:
+            break
+        rows = await store.lock_profiles(db, wanted)
+        if len(rows) < len(wanted):
+            raise ErasedWhileFolding
+        redirect = {row["profile_id"]: row["merged_into"] for row in rows if row["merged_into"]}
+        locked.update({row["profile_id"]: row for row in rows if not row["merged_into"]})
+        owner = {pair: redirect.get(profile_id, profile_id) for pair, profile_id in owner.items()}
+
+    customers = group_customers(
+        pairs, owner, {profile_id: row["created_at"] for profile_id, row in locked.items()}
+    )
+    states: list[ProfileState] = []
+    why: dict[uuid.UUID, str] = {}
+    merges: dict[uuid.UUID, uuid.UUID] = {}
+    new_identities: list[tuple[str, str, uuid.UUID, datetime]] = []
+    interactions: list[store.InteractionRow] = []
+    merged_survivors: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for customer in customers:
+        if customer.survivor is None:
+            state = ProfileState(new_profile_id(customer.identifiers), created_at=now)
+            before = NOTHING_KNOWN
+        else:
+            state = store.load(locked[customer.survivor])
+            before = state.key_fields()
+            for merged_id in customer.merged:
+                state = merge_profiles(state, store.load(locked[merged_id]))
+                merges[merged_id] = state.profile_id
+            if customer.merged:
+                merged_survivors[state.profile_id] = customer.merged
+        mine = sorted((events[i] for i in customer.events), key=lambda e: e.effective_time)
+        for event in mine:
+            apply_event(state, event)
+            interactions.append(
+                (
+                    state.profile_id,
+                    event.effective_time,
+                    event.event_id,
+                    str(event.channel),
+                    event.type,
+                    summarize(event),
+                    _details(event),
+                    _amount(event),
+                )
+            )
+        stage = lifecycle(
+            orders=state.orders,
+            first_order_at=state.first_order_at,
+            last_order_at=state.last_order_at,
+            previous_order_at=state.previous_order_at,
+            now=now,
+        )
+        state.lifecycle_stage, why[state.profile_id] = stage.stage, stage.why
+        state.version += 1
+        states.append(state)
+        attached = sorted(i for i in customer.identifiers if owner.get(i) != state.profile_id)
+        new_identities.extend((*pair, state.profile_id, first_seen[pair]) for pair in attached)
+        if attached:
+            result.changes.append(
+                Identified(
+                    profile_id=state.profile_id,
+                    changed_at=now,
+                    version=state.version,
+                    identifier_hashes=[hashes[pair] for pair in attached],
+                )
+            )
+        if (changed := card_changed(state, before, now)) is not None:
+            result.changes.append(changed)
+
+    if merges:
+        await store.merge_away(db, merges)
+    await store.save_profiles(db, states, why)
+    await store.add_identities(db, new_identities)
+    await store.add_interactions(db, interactions)
+    if merged_survivors:
+        owned = await store.identifiers_of(db, merged_survivors)
+        versions = {state.profile_id: state.version for state in states}
+        for survivor, merged_ids in merged_survivors.items():
+            result.changes.append(
+                Merged(
+                    profile_id=survivor,
+                    changed_at=now,
+                    version=versions[survivor],
+                    merged_ids=merged_ids,
+                    identifier_hashes=sorted(identifier_hash(*pair) for pair in owned[survivor]),
+                )
+            )
+    result.folded = len(events)
+    FOLDED.labels("folded").inc(result.folded)
+    return result
+
+
+async def publish_changes(
+    publisher: Publisher, topic: str, changes: Sequence[ProfileChange], *, patience_s: float = 60
+) -> None:
+    """Publish, retrying a broker outage for a while; then give up as a transient error so
+    the consumer retries the batch (already folded, so deduplicated) instead of dead-lettering.
+    """
+    if not changes:
+        return
+    records = [(str(c.profile_id).encode(), encode_change(c), ()) for c in changes]
+    delay, waited = 0.2, 0.0
+    while True:
+        try:
+            await publisher.publish_many(topic, records)
+            return
+        except Exception as error:
+            if waited >= patience_s:
+                raise ConnectionError(f"cannot publish profile changes: {error}") from error
+            log.warning("profile_changes_retry", error=type(error).__name__)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5)
+
+
+async def fold_and_publish(
+    db: Database, publisher: Publisher, topic: str, events: Sequence[TouchpointEvent]
+) -> FoldResult:
+    result = await fold_events(db, events)
+    await publish_changes(publisher, topic, result.changes)
+    return result
+
+
+@dataclass(frozen=True)
+class Erasure:
+    profile_id: uuid.UUID
+    erased_at: datetime
+    merged_ids: list[uuid.UUID]
+    identifier_hashes: list[str]
+
+
+async def erase_customer(
+    db: Database, publisher: Publisher, topic: str, profile_id: uuid.UUID
+) -> Erasure | None:
+    """Erase a customer (any of its ids) from the store; None if the id is unknown."""
+    now = datetime.now(UTC)
+    async with db.transaction() as conn:
+        erasure = await privacy.erase(await store.driver(conn), profile_id, now)
+    if erasure is None:
+        return None
+    survivor, merged_ids, identifiers = erasure
+    hashes = sorted(identifier_hash(*pair) for pair in identifiers)
+    await publish_changes(
+        publisher,
+        topic,
+        [
+            Erased(
+                profile_id=survivor,
+                changed_at=now,
+                merged_ids=merged_ids,
+                identifier_hashes=hashes,
+            )
+        ],
+    )
+    log.info("customer_erased", profile_id=str(survivor), identifiers=len(hashes))
+    return Erasure(survivor, now, merged_ids, hashes)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    customers: int
+    updated: int
+    changes: int
+
+
+async def refresh_scores(
+    db: Database, publisher: Publisher, topic: str, *, now: datetime | None = None
+) -> RefreshResult:
+    """Recompute tiers, RFM scores and lifecycle stages against the whole base."""
+    now = now or datetime.now(UTC)
+    async with db.transaction() as conn:
+        db_conn = await store.driver(conn)
+        standings, current = await ranking.standings(db_conn, now - timedelta(days=WINDOW_DAYS))
+        ranks = rank_customers(standings, now)
+        updates = []
+        for profile_id, rank in ranks.items():
+            row = current[profile_id]
+            stage = lifecycle(
+                orders=row.orders,
+                first_order_at=row.first_order_at,
+                last_order_at=row.last_order_at,
+                previous_order_at=row.previous_order_at,
+                now=now,
+            )
+            figures = (rank.value_tier, rank.recency, rank.frequency, rank.monetary, stage.stage)
+            if figures != row.figures:
+                updates.append((profile_id, row.version, *figures, stage.why))
+        rows = await ranking.save_ranks(db_conn, updates, now)
+        changes: list[ProfileChange] = []
+        for record in rows:
+            state = store.load(record)
+            previous = current[state.profile_id]
+            before = state.key_fields()
+            before = type(before)(
+                previous.figures[0],
+                previous.figures[4],
+                before.marketing_consent,
+                before.open_complaints,
+                before.country,
+            )
+            if (changed := card_changed(state, before, now)) is not None:
+                changes.append(changed)
+    await publish_changes(publisher, topic, changes)
+    return RefreshResult(len(standings), len(rows), len(changes))

@@ -12,4 +12,7 @@ class ProfileSettings(ServiceSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     consumer_group: str = "rapport-profile"
     consumer_enabled: bool = Field(True, description="fold the stream in this process")
-    max_batch: int = Field(1000, description="most events folded in one transaction")
+    max_batch: int = Field(2000, description="most events folded in one transaction")
+    refresh_interval_s: float = Field(
+        900, description="how often tiers, RFM scores and lifecycle stages are re-ranked; 0: never"
+    )

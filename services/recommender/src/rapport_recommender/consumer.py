@@ -1,27 +1,46 @@
-"""The Kafka entry point of the recommender service: decode, fold, commit after the transaction."""
+"""The Kafka entry point of the recommender: touchpoints and profile changes, folded together
+in one transaction per batch; offsets commit after it, changed best offers go out after it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rapport_events.db import Database
+from rapport_events.changes import ProfileChange, decode_change
+from rapport_events.codec import decode_event
+from rapport_events.db import Database, is_transient
 from rapport_events.envelope import TouchpointEvent
-from rapport_events.kafka import ConsumerLoop, Publisher
-from rapport_events.runtime import touchpoint_consumer
-from rapport_recommender.handlers import fold_events
+from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
+from rapport_events.kafka.consumer import Delivered
+from rapport_recommender.handlers import fold, publish_changed_offers
 from rapport_recommender.settings import RecommenderSettings
+
+Message = TouchpointEvent | ProfileChange
 
 
 def build_consumer(
     settings: RecommenderSettings, db: Database, publisher: Publisher
-) -> ConsumerLoop[TouchpointEvent]:
-    async def fold(events: Sequence[TouchpointEvent]) -> None:
-        await fold_events(db, events)
+) -> ConsumerLoop[Message]:
+    topics = settings.kafka.topics
 
-    return touchpoint_consumer(
+    def decode(topic: str, value: bytes) -> Message:
+        if topic == topics.profile_changes:
+            return decode_change(value)
+        return decode_event(value)
+
+    async def handle(batch: Sequence[Delivered[Message]]) -> None:
+        events = [item.value for item in batch if item.topic == topics.touchpoints]
+        changes = [item.value for item in batch if item.topic == topics.profile_changes]
+        await fold(db, settings, events, changes)  # type: ignore[arg-type]
+        # The outbox keeps what fails here for the next batch (or the next instance).
+        await publish_changed_offers(db, publisher, topics.offers)
+
+    return ConsumerLoop(
         settings.kafka,
         group_id=settings.consumer_group,
-        fold=fold,
+        topics=[topics.touchpoints, topics.profile_changes],
+        decode=decode,
+        handler=handle,
         dead_letters=publisher,
         max_batch=settings.max_batch,
+        is_transient=lambda error: is_transient(error) or isinstance(error, BrokerUnavailable),
     )

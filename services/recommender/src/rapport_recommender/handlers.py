@@ -1,24 +1,300 @@
-"""Use cases of the recommender: fold a batch of events; rank offers for a customer."""
+"""Use cases of the recommender: fold a batch (events and profile changes) in one unit of
+work; rank the offers of a customer; publish best offers that changed."""
 
 from __future__ import annotations
 
-from collections import Counter
+import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rapport_events.changes import CardChanged, Erased, Identified, Merged, ProfileChange
+from rapport_events.codec import encode_json
 from rapport_events.db import Database
-from rapport_events.envelope import TouchpointEvent
-from rapport_recommender.domain.popularity import purchased_units
+from rapport_events.envelope import TouchpointEvent, now_utc
+from rapport_events.kafka import Publisher
+from rapport_events.observability import get_logger
+from rapport_recommender.domain.bandit import PRIOR, Posterior, segment_of
+from rapport_recommender.domain.customer import (
+    Card,
+    CustomerState,
+    ItemState,
+    Market,
+    history_of,
+    merge_items,
+    next_best_offers,
+)
+from rapport_recommender.domain.facts import facts_of, subject_of
+from rapport_recommender.domain.fold import BatchUpdate, fold_batch
+from rapport_recommender.domain.offers import Kind, Offer
+from rapport_recommender.domain.rules import ConsentEntry
+from rapport_recommender.settings import TREND_EPOCH, RecommenderSettings
 from rapport_recommender.store import queries
 
+log = get_logger(__name__)
+POPULAR_CANDIDATES = 50
 
-async def fold_events(db: Database, events: Sequence[TouchpointEvent]) -> int:
-    """Fold a batch in one transaction; idempotent by event id. Returns how many were new."""
-    folded = 0
-    units: Counter[tuple[str, str | None]] = Counter()
+
+async def fold(
+    db: Database,
+    settings: RecommenderSettings,
+    events: Sequence[TouchpointEvent],
+    changes: Sequence[ProfileChange],
+) -> int:
+    """Fold a batch in one transaction; idempotent. Returns how many events were new."""
     async with db.transaction() as conn:
-        for event in events:
-            if await queries.mark_processed(conn, event.event_id):
-                units.update(purchased_units(event))
-                folded += 1
-        await queries.add_purchases(conn, units)
-    return folded
+        new = await queries.new_event_ids(conn, [event.event_id for event in events])
+        fresh = [event for event in events if event.event_id in new]
+        dead = await queries.tombstoned(conn, (subject_of(event) for event in fresh))
+        fresh = [event for event in fresh if subject_of(event) not in dead]
+        facts = facts_of(fresh)
+        prior = await queries.item_histories(conn, facts.subjects())
+        update = fold_batch(facts, prior, settings.scoring(), TREND_EPOCH)
+        await _write(conn, update)
+        affected = set((await queries.profiles_of_subjects(conn, facts.subjects())).values())
+        affected |= await _apply_changes(conn, changes)
+        await _refresh_best(conn, settings, sorted(affected))
+    return len(fresh)
+
+
+async def _write(conn: AsyncConnection, update: BatchUpdate) -> None:
+    await queries.upsert_customers(
+        conn, ({"subject": s, **asdict(d)} for s, d in update.customers.items())
+    )
+    await queries.upsert_customer_items(
+        conn,
+        ({"subject": s, "sku": sku, **asdict(d)} for (s, sku), d in update.customer_items.items()),
+    )
+    await queries.add_item_stats(conn, ({"sku": s, **asdict(d)} for s, d in update.items.items()))
+    await queries.add_country_units(
+        conn,
+        ({"country": c, "sku": s, "units": u} for (c, s), u in update.country_units.items()),
+    )
+    await queries.add_pairs(
+        conn, ({"kind": k, "a": a, "b": b, "together": n} for (k, a, b), n in update.pairs.items())
+    )
+    await queries.upsert_carts(
+        conn,
+        (
+            {"subject": s, "skus": list(skus), "updated_at": at}
+            for s, (skus, at) in update.carts.items()
+        ),
+    )
+    await queries.upsert_complaints(
+        conn,
+        (
+            {"subject": s, "case_id": c, "opened_at": o, "resolved_at": r}
+            for (s, c), (o, r) in update.complaints.items()
+        ),
+    )
+    await queries.upsert_consents(
+        conn,
+        (
+            {"subject": s, "channel": c, "granted": g, "at": at}
+            for (s, c), (g, at) in update.consents.items()
+        ),
+    )
+    await queries.insert_contacts(
+        conn,
+        (
+            {"event_id": uuid.UUID(e), "subject": s, "channel": c, "at": at}
+            for e, s, c, at in update.contacts
+        ),
+    )
+    if update.answers:
+        await _learn(conn, update.answers)
+
+
+async def _learn(conn: AsyncConnection, answers: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """Accepted/declined answers update the arm of the answering customer's segment."""
+    profiles = await queries.profiles_of_subjects(conn, (s for s, _ in answers))
+    totals: dict[tuple[str, str], tuple[int, int]] = {}
+    for (subject, kind), (accepted, declined) in answers.items():
+        profile_id = profiles.get(subject)
+        card_row = await queries.card(conn, profile_id) if profile_id else None
+        segment = segment_of(
+            card_row["value_tier"] if card_row else None,
+            card_row["lifecycle_stage"] if card_row else None,
+        )
+        held = totals.get((kind, segment), (0, 0))
+        totals[(kind, segment)] = (held[0] + accepted, held[1] + declined)
+    await queries.add_arm_answers(
+        conn,
+        (
+            {"kind": k, "segment": s, "alpha": PRIOR.alpha + a, "beta": PRIOR.beta + d}
+            for (k, s), (a, d) in totals.items()
+        ),
+    )
+
+
+async def _apply_changes(conn: AsyncConnection, changes: Sequence[ProfileChange]) -> set[uuid.UUID]:
+    """Identity links, merges, erasures and cards; returns the profiles to re-rank."""
+    affected: set[uuid.UUID] = set()
+    for change in changes:
+        if await queries.is_erased(conn, [change.profile_id]) and not isinstance(change, Erased):
+            continue  # a replayed change must not bring an erased customer back
+        if isinstance(change, Identified):
+            await queries.link_identifiers(conn, change.profile_id, change.identifier_hashes)
+        elif isinstance(change, Merged):
+            await queries.merge_profiles(conn, change.profile_id, change.merged_ids)
+            await queries.link_identifiers(conn, change.profile_id, change.identifier_hashes)
+        elif isinstance(change, Erased):
+            ids = [change.profile_id, *change.merged_ids]
+            await queries.erase(conn, ids, change.identifier_hashes)
+            affected -= set(ids)
+            log.info("customer_erased", profile_id=str(change.profile_id))
+            continue
+        elif isinstance(change, CardChanged):
+            await queries.upsert_card(
+                conn,
+                {
+                    "profile_id": change.profile_id,
+                    "version": change.version,
+                    "value_tier": change.value_tier,
+                    "lifecycle_stage": change.lifecycle_stage,
+                    "marketing_consent": dict(change.marketing_consent),
+                    "open_complaints": change.open_complaints,
+                    "country": change.country,
+                },
+            )
+        affected.add(await queries.survivor_of(conn, change.profile_id))
+    return affected
+
+
+async def offers_for(
+    conn: AsyncConnection,
+    settings: RecommenderSettings,
+    profile_id: uuid.UUID,
+    now: datetime | None = None,
+) -> tuple[uuid.UUID, list[Offer]]:
+    """The ranked offers of a customer, by any of their profile ids (merged-away ones too)."""
+    now = now or now_utc()
+    survivor = await queries.survivor_of(conn, profile_id)
+    ids = await queries.family(conn, survivor)
+    if await queries.is_erased(conn, ids):
+        return survivor, []
+    subjects = await queries.subjects_of(conn, ids)
+    rows = await queries.customer_rows(conn, subjects) if subjects else {}
+    card_row = await queries.card(conn, survivor)
+    state = _state(rows, await queries.contacts_since(conn, subjects, now - timedelta(days=7)))
+    params = settings.scoring()
+    history = history_of(merge_items(state.items))[: params.max_history]
+    bought = [h.sku for h in history if h.touch.value == "bought"]
+    viewed = [h.sku for h in history if h.touch.value == "viewed"]
+    anchors = await queries.anchors(conn, "bought", bought, params.neighbours)
+    anchors.update(await queries.anchors(conn, "viewed", viewed, params.neighbours))
+    country = state.country or (card_row["country"] if card_row else None)
+    overall, local, trending = await queries.popular(conn, country, POPULAR_CANDIDATES)
+    card = Card(
+        value_tier=card_row["value_tier"] if card_row else None,
+        lifecycle_stage=card_row["lifecycle_stage"] if card_row else None,
+        marketing_consent=card_row["marketing_consent"] if card_row else {},
+        country=country,
+    )
+    arms = await queries.posteriors(conn, segment_of(card.value_tier, card.lifecycle_stage))
+    posteriors: dict[Kind, Posterior] = {
+        Kind(kind): posterior
+        for kind, posterior in arms.items()
+        if kind in Kind.__members__.values()
+    }
+    wanted = {h.sku for h in history} | set(overall) | set(local) | set(trending)
+    wanted |= {n.sku for a in anchors.values() for n in a.neighbours}
+    if state.cart:
+        wanted |= set(state.cart[0])
+    market = Market(anchors, overall, local, trending, await queries.names(conn, wanted))
+    offers = next_best_offers(
+        state, card, market, posteriors, now, params, settings.policy(), salt=str(survivor)
+    )
+    return survivor, offers
+
+
+def _state(
+    rows: dict[str, list[dict[str, Any]]], presented: list[tuple[str, datetime]]
+) -> CustomerState:
+    customers = rows.get("customers", [])
+    carts = sorted(rows.get("carts", []), key=lambda r: r["updated_at"])
+    order_times = [r["last_order_at"] for r in customers if r["last_order_at"]]
+    countries = sorted((r for r in customers if r["country"]), key=lambda r: r["last_seen_at"])
+    return CustomerState(
+        items=[
+            ItemState(
+                r["sku"],
+                r["last_bought_at"],
+                r["last_viewed_at"],
+                r["returned_at"],
+                r["declines"],
+                r["last_declined_at"],
+            )
+            for r in rows.get("items", [])
+        ],
+        last_order_at=max(order_times, default=None),
+        country=countries[-1]["country"] if countries else None,
+        cart=(carts[-1]["skus"], carts[-1]["updated_at"]) if carts else None,
+        complaints=[
+            (r["case_id"], r["opened_at"], r["resolved_at"]) for r in rows.get("complaints", [])
+        ],
+        consents=[
+            ConsentEntry(r["channel"], r["granted"], r["at"]) for r in rows.get("consents", [])
+        ],
+        presented=presented,
+    )
+
+
+def offer_json(profile_id: uuid.UUID, offer: Offer | None) -> dict[str, Any]:
+    return {
+        "profile_id": str(profile_id),
+        "offer": None
+        if offer is None
+        else {
+            "offer_id": offer.offer_id,
+            "kind": offer.kind.value,
+            "items": list(offer.items),
+            "score": offer.score,
+            "reason": offer.reason,
+            "channel": offer.channel,
+            "expires_at": offer.expires_at.isoformat(),
+        },
+    }
+
+
+async def _refresh_best(
+    conn: AsyncConnection, settings: RecommenderSettings, profile_ids: Sequence[uuid.UUID]
+) -> None:
+    """Re-rank the affected customers; queue those whose best offer changed (outbox)."""
+    if not profile_ids:
+        return
+    held = await queries.best_signatures(conn, profile_ids)
+    changed = []
+    for profile_id in profile_ids:
+        survivor, offers = await offers_for(conn, settings, profile_id)
+        best = offers[0] if offers else None
+        signature = best.signature if best else None
+        if survivor in held and held[survivor] == signature:
+            continue
+        if survivor not in held and best is None:
+            continue
+        changed.append(
+            {"profile_id": survivor, "signature": signature, "offer": offer_json(survivor, best)}
+        )
+        held[survivor] = signature
+    await queries.set_best(conn, changed)
+
+
+async def publish_changed_offers(db: Database, publisher: Publisher, topic: str) -> int:
+    """Send the queued best offers (after their transaction committed); mark them sent."""
+    async with db.connection() as conn:
+        pending = await queries.unpublished(conn, 1000)
+    if not pending:
+        return 0
+    await publisher.publish_many(
+        topic,
+        [(str(row["profile_id"]).encode(), encode_json(row["offer"]), ()) for row in pending],
+    )
+    async with db.transaction() as conn:
+        await queries.mark_published(
+            conn, {row["profile_id"]: row["updated_at"] for row in pending}
+        )
+    return len(pending)

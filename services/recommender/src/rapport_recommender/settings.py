@@ -1,10 +1,17 @@
-"""Recommender settings: the shared service settings plus its database and consumer group."""
+"""Recommender settings: the shared service settings plus its database, consumer and policy."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from pydantic import Field
 
 from rapport_events.settings import DatabaseSettings, ServiceSettings
+from rapport_recommender.domain.customer import Policy
+from rapport_recommender.domain.scoring import ScoringParams
+
+# Fixed forever: trending scores are sums of weights relative to it (see domain.scoring).
+TREND_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 class RecommenderSettings(ServiceSettings):
@@ -13,3 +20,16 @@ class RecommenderSettings(ServiceSettings):
     consumer_group: str = "rapport-recommender"
     consumer_enabled: bool = Field(True, description="fold the stream in this process")
     max_batch: int = Field(1000, description="most events folded in one transaction")
+    contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
+    decline_cooldown_days: float = Field(90, description="rest for an item declined twice")
+    abandoned_cart_minutes: float = Field(30, description="a cart left this long is abandoned")
+
+    def policy(self) -> Policy:
+        return Policy(
+            contact_cap_per_week=self.contact_cap_per_week,
+            decline_cooldown_days=self.decline_cooldown_days,
+            abandoned_after=timedelta(minutes=self.abandoned_cart_minutes),
+        )
+
+    def scoring(self) -> ScoringParams:
+        return ScoringParams()

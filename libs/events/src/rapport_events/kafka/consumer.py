@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
+from rapport_events.kafka.admin import ensure_topics
 from rapport_events.kafka.producer import Publisher
 from rapport_events.observability import get_logger
 from rapport_events.settings import KafkaSettings
@@ -99,17 +100,20 @@ class ConsumerLoop(Generic[T]):
     def running(self) -> bool:
         return self._consumer is not None
 
-    def lag(self) -> int | None:
-        """Records between what this instance has committed and the end of its partitions."""
+    async def lag(self) -> int | None:
+        """Records between this instance's position and the end of its assigned partitions."""
         consumer = self._consumer
         if consumer is None:
             return None
         total = 0
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
-            if end is None:
+            if end is None:  # nothing fetched from this partition yet
                 continue
-            total += max(0, end - self._positions.get(tp, consumer.committed_offset(tp) or 0))
+            position = self._positions.get(tp)
+            if position is None:
+                position = await consumer.position(tp)
+            total += max(0, end - position)
         return total
 
     async def run(self) -> None:
@@ -135,7 +139,7 @@ class ConsumerLoop(Generic[T]):
                 )
                 if polled:
                     await self._process(consumer, polled)
-                LAG.labels(self._group_id).set(self.lag() or 0)
+                LAG.labels(self._group_id).set(await self.lag() or 0)
         finally:
             self._consumer = None
             await consumer.stop()
@@ -145,9 +149,14 @@ class ConsumerLoop(Generic[T]):
         delay = 0.5
         while True:
             try:
+                # Subscribing to a topic that does not exist yet would wait for a metadata
+                # refresh; creating it first makes the first start deterministic.
+                await ensure_topics(
+                    self._settings, (*self._topics, self._settings.topics.touchpoints_dlq)
+                )
                 await consumer.start()
                 return
-            except KafkaError as error:
+            except (KafkaError, OSError) as error:
                 if self._stopping.is_set():
                     raise
                 log.warning("consumer_start_failed", group=self._group_id, error=repr(error))

@@ -1,4 +1,4 @@
-"""The ingest HTTP app: wiring only; the intake rules live in `domain` and `api.events`."""
+"""The ingest HTTP app: wiring only; the intake rules live in `domain` and `handlers`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,33 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rapport_events.kafka import Publisher
 from rapport_events.runtime import connected
 from rapport_events.service import create_app
-from rapport_ingest.api import events
+from rapport_ingest import metrics
+from rapport_ingest.api import events, webhooks
+from rapport_ingest.api.openapi import install_openapi
+from rapport_ingest.handlers import Intake
 from rapport_ingest.settings import IngestSettings
+
+
+class InFlight:
+    """Counts requests being handled (a plain ASGI middleware: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        metrics.REQUESTS_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            metrics.REQUESTS_IN_FLIGHT.dec()
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -29,19 +50,25 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         description=(
             "Takes touchpoint events from web storefronts, call-center software, email "
             "platforms and stores, validates them and publishes them to Kafka. A 2xx means "
-            "the event is durably in Kafka."
+            "the event is durably in Kafka (acks=all)."
         ),
         settings=settings,
         checks={"kafka": publisher.check},
         lifespan=lifespan,
     )
     app.state.publisher = publisher
+    app.state.intake = Intake(settings, publisher)
     if settings.cors_origins:
+        # Storefronts post from the browser: allow their origins to send the key and JSON.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
         )
+    app.add_middleware(InFlight)
     app.include_router(events.router)
+    app.include_router(webhooks.router)
+    install_openapi(app, settings)
     return app

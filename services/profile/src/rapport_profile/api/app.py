@@ -1,19 +1,57 @@
-"""The profile HTTP app: wiring only. The fold runs beside it unless disabled."""
+"""The profile HTTP app: wiring only. The fold and the scheduled re-ranking run beside it
+unless disabled."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from fastapi import FastAPI
 
 from rapport_events.db import Database
 from rapport_events.kafka import Publisher
+from rapport_events.observability import get_logger
 from rapport_events.runtime import connected, consuming
 from rapport_events.service import create_app
 from rapport_profile.api import customers
+from rapport_profile.api.errors import install_database_errors
+from rapport_profile.console import mount_console
 from rapport_profile.consumer import build_consumer
+from rapport_profile.handlers import refresh_scores
 from rapport_profile.settings import ProfileSettings
+
+log = get_logger(__name__)
+
+
+async def refresh_periodically(
+    db: Database, publisher: Publisher, settings: ProfileSettings
+) -> None:
+    """Re-rank the base on a schedule: tiers and scores are relative to every customer."""
+    while True:
+        await asyncio.sleep(settings.refresh_interval_s)
+        try:
+            result = await refresh_scores(db, publisher, settings.kafka.topics.profile_changes)
+            log.info("scores_refreshed", customers=result.customers, updated=result.updated)
+        except Exception as error:  # the next round tries again
+            log.warning("scores_refresh_failed", error=type(error).__name__)
+
+
+@asynccontextmanager
+async def scheduled(
+    db: Database, publisher: Publisher, settings: ProfileSettings
+) -> AsyncIterator[None]:
+    if not settings.consumer_enabled or settings.refresh_interval_s <= 0:
+        yield
+        return
+    task = asyncio.create_task(refresh_periodically(db, publisher, settings))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 def build_app(settings: ProfileSettings | None = None) -> FastAPI:
@@ -24,9 +62,14 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with connected(publisher), consuming(consumer):
+        async with connected(publisher), consuming(consumer), scheduled(db, publisher, settings):
             yield
         await db.dispose()
+
+    async def consumer_state() -> dict[str, Any]:
+        if consumer is None:
+            return {"consumer": "disabled"}
+        return {"consumer": {"running": consumer.running, "lag": await consumer.lag()}}
 
     app = create_app(
         title="Rapport profile",
@@ -37,8 +80,12 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
         settings=settings,
         checks={"database": db.check, "kafka": publisher.check},
         lifespan=lifespan,
+        readiness_details=consumer_state,
     )
     app.state.db = db
+    app.state.publisher = publisher
     app.state.consumer = consumer
+    install_database_errors(app)
     app.include_router(customers.router)
+    mount_console(app)
     return app

@@ -1,43 +1,34 @@
-"""`/v1/customers`: look a customer up, read the card and the dialogue history."""
+"""`/v1/customers`: look a customer up, read the card and the dialogue history; export and
+erase (privacy).
+
+- A merged-away id answers with the survivor's card and timeline: `profile_id` is the survivor,
+  `merged_from` the id asked for (no redirect: call-center software then needs no second trip).
+- An erased id answers 410 Gone with the erasure date; an unknown one 404.
+- Export needs `profiles:erase` (the privacy officer's scope), not merely `profiles:read`:
+  an agent reads a card, only the privacy officer takes everything out.
+"""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rapport_events.envelope import EVENT_TYPES, Channel
 from rapport_events.identity import IdentityKind, normalize_email, normalize_phone
-from rapport_profile.api.deps import DB, Reader
+from rapport_profile import handlers
+from rapport_profile.api.cards import load_card
+from rapport_profile.api.deps import DB, Eraser, ProfilePublisher, Reader, Settings
+from rapport_profile.api.models import Card, Erased, Export, Interaction, Timeline
 from rapport_profile.store import queries
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-
-class Interaction(BaseModel):
-    event_id: uuid.UUID
-    occurred_at: datetime
-    channel: str
-    type: str
-    summary: str
-    details: dict[str, Any]
-
-
-class Timeline(BaseModel):
-    profile_id: uuid.UUID
-    items: list[Interaction]
-    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page")
-
-
-class CustomerRef(BaseModel):
-    profile_id: uuid.UUID
-
-
-def _not_found() -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")
+ProfileId = Annotated[uuid.UUID, "a profile id (a merged-away one answers with its survivor)"]
 
 
 def _encode_cursor(occurred_at: datetime, event_id: uuid.UUID) -> str:
@@ -47,21 +38,48 @@ def _encode_cursor(occurred_at: datetime, event_id: uuid.UUID) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         when, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(when), uuid.UUID(event_id)
+        occurred_at = datetime.fromisoformat(when)
+        if occurred_at.tzinfo is None:
+            raise ValueError("naive time")
+        return occurred_at, uuid.UUID(event_id)
     except ValueError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="the cursor is not valid") from None
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail="cursor: not a cursor this API issued; pass `next_cursor` from a page",
+        ) from None
 
 
-@router.get("/lookup", response_model=CustomerRef, summary="Resolve an identifier to its profile")
+async def _survivor(conn: AsyncConnection, profile_id: uuid.UUID) -> uuid.UUID:
+    survivor, erased_at = await queries.resolve(conn, profile_id)
+    if erased_at is not None:
+        raise HTTPException(
+            status.HTTP_410_GONE,
+            detail=f"this customer was erased on {erased_at.date().isoformat()}",
+        )
+    if survivor is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")
+    return survivor
+
+
+async def _card(conn: AsyncConnection, profile_id: uuid.UUID) -> Card:
+    survivor = await _survivor(conn, profile_id)
+    card = await load_card(conn, survivor, profile_id)
+    if card is None:  # erased between the two reads
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")
+    return card
+
+
+@router.get("/lookup", response_model=Card, summary="Resolve an identifier to its profile card")
 async def lookup(
     _: Reader,
     db: DB,
+    settings: Settings,
     email: str | None = None,
-    phone: str | None = None,
+    phone: str | None = Query(None, description="any common spelling; national numbers in GB"),
     loyalty_id: str | None = None,
     customer_id: str | None = None,
     anonymous_id: str | None = None,
-) -> CustomerRef:
+) -> Card:
     given = {
         IdentityKind.EMAIL: email,
         IdentityKind.PHONE: phone,
@@ -69,7 +87,7 @@ async def lookup(
         IdentityKind.CUSTOMER_ID: customer_id,
         IdentityKind.ANONYMOUS_ID: anonymous_id,
     }
-    present = [(kind, value) for kind, value in given.items() if value]
+    present = [(kind, value) for kind, value in given.items() if value is not None]
     if len(present) != 1:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
@@ -80,14 +98,25 @@ async def lookup(
         if kind is IdentityKind.EMAIL:
             value = normalize_email(value)
         elif kind is IdentityKind.PHONE:
-            value = normalize_phone(value)
+            value = normalize_phone(value, settings.phone_region)
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{kind}: {error}") from None
+    value = value.strip()
+    if not value:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{kind}: must not be blank")
     async with db.connection() as conn:
-        profile_id = await queries.lookup(conn, kind, value.strip())
-    if profile_id is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no customer found with this {kind}")
-    return CustomerRef(profile_id=profile_id)
+        profile_id = await queries.lookup(conn, kind.value, value)
+        if profile_id is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, detail=f"no customer found with this {kind}"
+            )
+        return await _card(conn, profile_id)
+
+
+@router.get("/{profile_id}", response_model=Card, summary="The profile card")
+async def card(profile_id: uuid.UUID, _: Reader, db: DB) -> Card:
+    async with db.connection() as conn:
+        return await _card(conn, profile_id)
 
 
 @router.get("/{profile_id}/timeline", response_model=Timeline, summary="The dialogue history")
@@ -97,16 +126,68 @@ async def timeline(
     db: DB,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: str | None = None,
+    channel: Channel | None = None,
+    type: str | None = Query(None, description="an event type, e.g. order_completed"),
 ) -> Timeline:
+    if type is not None and type not in EVENT_TYPES:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail=f"type: unknown event type; expected one of: {', '.join(EVENT_TYPES)}",
+        )
     before = _decode_cursor(cursor) if cursor else None
     async with db.connection() as conn:
-        survivor = await queries.survivor_of(conn, profile_id)
-        if survivor is None:
-            raise _not_found()
-        rows = await queries.timeline(conn, survivor, limit=limit + 1, before=before)
+        survivor = await _survivor(conn, profile_id)
+        rows = await queries.timeline(
+            conn,
+            survivor,
+            limit=limit + 1,
+            before=before,
+            channel=None if channel is None else channel.value,
+            type_=type,
+        )
     page, more = rows[:limit], len(rows) > limit
     return Timeline(
         profile_id=survivor,
+        merged_from=profile_id if profile_id != survivor else None,
         items=[Interaction.model_validate(row) for row in page],
         next_cursor=_encode_cursor(page[-1]["occurred_at"], page[-1]["event_id"]) if more else None,
+    )
+
+
+@router.get(
+    "/{profile_id}/export",
+    response_model=Export,
+    summary="Everything held about the customer (portability; needs profiles:erase)",
+)
+async def export(profile_id: uuid.UUID, _: Eraser, db: DB) -> Export:
+    async with db.connection() as conn:
+        card = await _card(conn, profile_id)
+        rows = await queries.timeline(conn, card.profile_id, limit=None)
+    return Export(
+        exported_at=datetime.now(UTC),
+        card=card,
+        timeline=[Interaction.model_validate(row) for row in rows],
+    )
+
+
+@router.delete(
+    "/{profile_id}",
+    response_model=Erased,
+    summary="Erase the customer: personal data gone here and, via Kafka, in the recommender",
+)
+async def erase(
+    profile_id: uuid.UUID, _: Eraser, db: DB, publisher: ProfilePublisher, settings: Settings
+) -> Erased:
+    async with db.connection() as conn:
+        await _survivor(conn, profile_id)  # 404 / 410 before any write
+    erasure = await handlers.erase_customer(
+        db, publisher, settings.kafka.topics.profile_changes, profile_id
+    )
+    if erasure is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")
+    return Erased(
+        profile_id=erasure.profile_id,
+        erased_at=erasure.erased_at,
+        merged_ids=erasure.merged_ids,
+        identifiers_erased=len(erasure.identifier_hashes),
     )

@@ -8,6 +8,8 @@ from fastapi import Depends, Request
 
 from rapport_events.auth import Principal, Scope, require_scope
 from rapport_events.db import Database
+from rapport_events.kafka import Publisher
+from rapport_profile.settings import ProfileSettings
 
 
 def get_db(request: Request) -> Database:
@@ -15,5 +17,18 @@ def get_db(request: Request) -> Database:
     return db
 
 
+def get_publisher(request: Request) -> Publisher:
+    publisher: Publisher = request.app.state.publisher
+    return publisher
+
+
+def get_settings(request: Request) -> ProfileSettings:
+    settings: ProfileSettings = request.app.state.settings
+    return settings
+
+
 DB = Annotated[Database, Depends(get_db)]
+ProfilePublisher = Annotated[Publisher, Depends(get_publisher)]
+Settings = Annotated[ProfileSettings, Depends(get_settings)]
 Reader = Annotated[Principal, Depends(require_scope(Scope.PROFILES_READ))]
+Eraser = Annotated[Principal, Depends(require_scope(Scope.PROFILES_ERASE))]

@@ -39,6 +39,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.settings = settings
     app.state.consumer = consumer
     app.include_router(offers.router)
     return app

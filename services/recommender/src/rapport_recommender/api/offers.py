@@ -3,57 +3,75 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from rapport_events.envelope import now_utc
+from rapport_events.db import is_transient
 from rapport_recommender.api.deps import DB, Reader
-from rapport_recommender.store import queries
+from rapport_recommender.handlers import offers_for
+from rapport_recommender.settings import RecommenderSettings
 
 router = APIRouter(prefix="/v1/customers", tags=["offers"])
 
 
 class Offer(BaseModel):
     offer_id: str
-    kind: str = Field(examples=["product"])
-    items: list[str] = Field(description="skus")
+    kind: str = Field(
+        examples=["product"],
+        description="product, reward, service_recovery, win_back or abandoned_cart",
+    )
+    items: list[str] = Field(description="skus (empty for a reward or an apology)")
     score: float
-    reason: str = Field(examples=["Popular with our customers right now"])
-    channel: str = Field(examples=["web"])
+    reason: str = Field(examples=["Often bought with the Linen Lamp you bought on 3 May"])
+    channel: str = Field(examples=["web"], description="consented and under the contact cap")
     expires_at: datetime
 
 
 class Offers(BaseModel):
-    profile_id: uuid.UUID
+    profile_id: uuid.UUID = Field(description="the surviving profile id of the customer")
     offers: list[Offer]
 
 
-@router.get("/{profile_id}/offers", response_model=Offers, summary="Ranked next-best offers")
+@router.get(
+    "/{profile_id}/offers",
+    response_model=Offers,
+    summary="Ranked next-best offers",
+    responses={503: {"description": "the database is unavailable; retry"}},
+)
 async def offers(
     profile_id: uuid.UUID,
     _: Reader,
     db: DB,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> Offers:
-    async with db.connection() as conn:
-        popular = await queries.most_popular(conn, limit)
-    top = popular[0][2] if popular else 1
-    expires = now_utc() + timedelta(days=7)
+    settings: RecommenderSettings = request.app.state.settings
+    try:
+        async with db.connection() as conn:
+            survivor, ranked = await offers_for(conn, settings, profile_id)
+    except Exception as error:
+        if is_transient(error):
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "the recommender database is unavailable",
+                headers={"Retry-After": "2"},
+            ) from error
+        raise
     return Offers(
-        profile_id=profile_id,
+        profile_id=survivor,
         offers=[
             Offer(
-                offer_id=f"popular-{sku}",
-                kind="product",
-                items=[sku],
-                score=round(count / top, 4),
-                reason=f"Popular with our customers: {name or sku}",
-                channel="web",
-                expires_at=expires,
+                offer_id=o.offer_id,
+                kind=o.kind.value,
+                items=list(o.items),
+                score=o.score,
+                reason=o.reason,
+                channel=o.channel,
+                expires_at=o.expires_at,
             )
-            for sku, name, count in popular
+            for o in ranked[:limit]
         ],
     )

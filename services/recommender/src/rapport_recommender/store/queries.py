@@ -1,51 +1,573 @@
-"""Reads and writes of the recommender store, inside the caller's unit of work."""
+"""Reads and writes of the recommender store, inside the caller's unit of work.
+
+Writes are set-based: one statement per table per batch, rows aggregated per key beforehand
+(PostgreSQL refuses to upsert one row twice in a statement) and sorted so that concurrent
+transactions lock rows in the same order.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Text
 
-from rapport_recommender.store.tables import item_popularity, processed_events
+from rapport_recommender.domain.bandit import Posterior
+from rapport_recommender.domain.scoring import Anchor, Neighbour
+from rapport_recommender.store.tables import (
+    aliases,
+    arms,
+    best_offers,
+    cards,
+    carts,
+    complaints,
+    consents,
+    contacts,
+    customer_items,
+    customers,
+    erased_profiles,
+    item_countries,
+    item_pairs,
+    items,
+    processed_events,
+    profile_links,
+    tombstones,
+)
+
+Row = dict[str, Any]
 
 
-async def mark_processed(conn: AsyncConnection, event_id: uuid.UUID) -> bool:
+async def new_event_ids(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Mark the batch processed; return the ids not seen before (the ones to fold)."""
+    if not event_ids:
+        return set()
     result = await conn.execute(
         insert(processed_events)
-        .values(event_id=event_id)
+        .values([{"event_id": event_id} for event_id in sorted(set(event_ids))])
         .on_conflict_do_nothing()
         .returning(processed_events.c.event_id)
     )
-    return result.first() is not None
+    return {row.event_id for row in result}
 
 
-async def add_purchases(conn: AsyncConnection, units: Counter[tuple[str, str | None]]) -> None:
-    if not units:
+async def tombstoned(conn: AsyncConnection, hashes: Iterable[str]) -> set[str]:
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return set()
+    rows = await conn.execute(
+        select(tombstones.c.identifier_hash).where(tombstones.c.identifier_hash.in_(wanted))
+    )
+    return set(rows.scalars())
+
+
+async def item_histories(
+    conn: AsyncConnection, subjects: Iterable[str]
+) -> dict[str, list[tuple[str, datetime | None, datetime | None]]]:
+    """(sku, last bought, last viewed) per subject, for pairing new items with old ones."""
+    wanted = sorted(set(subjects))
+    found: dict[str, list[tuple[str, datetime | None, datetime | None]]] = {}
+    if not wanted:
+        return found
+    rows = await conn.execute(
+        select(
+            customer_items.c.subject,
+            customer_items.c.sku,
+            customer_items.c.last_bought_at,
+            customer_items.c.last_viewed_at,
+        ).where(customer_items.c.subject.in_(wanted))
+    )
+    for row in rows:
+        found.setdefault(row.subject, []).append((row.sku, row.last_bought_at, row.last_viewed_at))
+    return found
+
+
+def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
+    return sorted(rows, key=lambda row: tuple(row[key] for key in keys))
+
+
+async def upsert_customer_items(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "subject", "sku")
+    if not values:
         return
-    # Sorted so that concurrent transactions lock rows in the same order (no deadlock).
-    rows = [
-        {"sku": sku, "name": name, "purchases": count}
-        for (sku, name), count in sorted(units.items(), key=lambda kv: kv[0][0])
-    ]
-    statement = insert(item_popularity).values(rows)
+    stmt = insert(customer_items).values(values)
+    new = stmt.excluded
+    old = customer_items.c
     await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[item_popularity.c.sku],
+        stmt.on_conflict_do_update(
+            index_elements=[old.subject, old.sku],
             set_={
-                "purchases": item_popularity.c.purchases + statement.excluded.purchases,
-                "name": statement.excluded.name,
+                "last_bought_at": func.greatest(old.last_bought_at, new.last_bought_at),
+                "units": old.units + new.units,
+                "last_viewed_at": func.greatest(old.last_viewed_at, new.last_viewed_at),
+                "returned_at": func.greatest(old.returned_at, new.returned_at),
+                "declines": old.declines + new.declines,
+                "last_declined_at": func.greatest(old.last_declined_at, new.last_declined_at),
             },
         )
     )
 
 
-async def most_popular(conn: AsyncConnection, limit: int) -> list[tuple[str, str | None, int]]:
+async def upsert_customers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "subject")
+    if not values:
+        return
+    stmt = insert(customers).values(values)
+    new, old = stmt.excluded, customers.c
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[old.subject],
+            set_={
+                "last_seen_at": func.greatest(old.last_seen_at, new.last_seen_at),
+                "last_order_at": func.greatest(old.last_order_at, new.last_order_at),
+                "country": func.coalesce(new.country, old.country),
+            },
+        )
+    )
+
+
+async def upsert_carts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    """The latest cart wins (late or replayed older carts do not overwrite a newer one)."""
+    values = _sorted(rows, "subject")
+    if not values:
+        return
+    stmt = insert(carts).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[carts.c.subject],
+            set_={"skus": stmt.excluded.skus, "updated_at": stmt.excluded.updated_at},
+            where=stmt.excluded.updated_at >= carts.c.updated_at,
+        )
+    )
+
+
+async def upsert_complaints(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "subject", "case_id")
+    if not values:
+        return
+    stmt = insert(complaints).values(values)
+    new, old = stmt.excluded, complaints.c
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[old.subject, old.case_id],
+            set_={
+                "opened_at": func.coalesce(old.opened_at, new.opened_at),
+                "resolved_at": func.greatest(old.resolved_at, new.resolved_at),
+            },
+        )
+    )
+
+
+async def upsert_consents(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "subject", "channel")
+    if not values:
+        return
+    stmt = insert(consents).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[consents.c.subject, consents.c.channel],
+            set_={"granted": stmt.excluded.granted, "at": stmt.excluded.at},
+            where=stmt.excluded.at >= consents.c.at,
+        )
+    )
+
+
+async def insert_contacts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "event_id")
+    if values:
+        await conn.execute(insert(contacts).values(values).on_conflict_do_nothing())
+
+
+async def add_item_stats(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "sku")
+    if not values:
+        return
+    stmt = insert(items).values(values)
+    new, old = stmt.excluded, items.c
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[old.sku],
+            set_={
+                "name": func.coalesce(new.name, old.name),
+                "buyers": old.buyers + new.buyers,
+                "viewers": old.viewers + new.viewers,
+                "units": old.units + new.units,
+                "trend": old.trend + new.trend,
+            },
+        )
+    )
+
+
+async def add_country_units(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "country", "sku")
+    if not values:
+        return
+    stmt = insert(item_countries).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[item_countries.c.country, item_countries.c.sku],
+            set_={"units": item_countries.c.units + stmt.excluded.units},
+        )
+    )
+
+
+async def add_pairs(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "kind", "a", "b")
+    # Thousands of pairs per batch: insert in chunks (PostgreSQL caps bind parameters).
+    for start in range(0, len(values), 5000):
+        chunk = values[start : start + 5000]
+        stmt = insert(item_pairs).values(chunk)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[item_pairs.c.kind, item_pairs.c.a, item_pairs.c.b],
+                set_={"together": item_pairs.c.together + stmt.excluded.together},
+            )
+        )
+
+
+async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
+    values = _sorted(rows, "kind", "segment")
+    if not values:
+        return
+    stmt = insert(arms).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[arms.c.kind, arms.c.segment],
+            # The inserted row already holds prior + answers; an existing one adds answers.
+            set_={
+                "alpha": arms.c.alpha + stmt.excluded.alpha - 1.0,
+                "beta": arms.c.beta + stmt.excluded.beta - 1.0,
+            },
+        )
+    )
+
+
+async def posteriors(conn: AsyncConnection, segment: str) -> dict[str, Posterior]:
     rows = await conn.execute(
-        select(item_popularity.c.sku, item_popularity.c.name, item_popularity.c.purchases)
-        .order_by(item_popularity.c.purchases.desc(), item_popularity.c.sku)
+        select(arms.c.kind, arms.c.alpha, arms.c.beta).where(arms.c.segment == segment)
+    )
+    return {row.kind: Posterior(row.alpha, row.beta) for row in rows}
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+
+async def profiles_of_subjects(
+    conn: AsyncConnection, subjects: Iterable[str]
+) -> dict[str, uuid.UUID]:
+    """subject → its surviving profile id, for the subjects the profile service has named."""
+    wanted = sorted(set(subjects))
+    if not wanted:
+        return {}
+    survivor = func.coalesce(profile_links.c.survivor_id, aliases.c.profile_id)
+    rows = await conn.execute(
+        select(aliases.c.identifier_hash, survivor.label("profile_id"))
+        .select_from(
+            aliases.outerjoin(profile_links, profile_links.c.profile_id == aliases.c.profile_id)
+        )
+        .where(aliases.c.identifier_hash.in_(wanted))
+    )
+    return {row.identifier_hash: row.profile_id for row in rows}
+
+
+async def survivor_of(conn: AsyncConnection, profile_id: uuid.UUID) -> uuid.UUID:
+    found = await conn.scalar(
+        select(profile_links.c.survivor_id).where(profile_links.c.profile_id == profile_id)
+    )
+    return found or profile_id
+
+
+async def family(conn: AsyncConnection, survivor: uuid.UUID) -> list[uuid.UUID]:
+    """The survivor and every profile id merged into it."""
+    rows = await conn.execute(
+        select(profile_links.c.profile_id).where(profile_links.c.survivor_id == survivor)
+    )
+    return sorted({survivor, *rows.scalars()})
+
+
+async def subjects_of(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -> list[str]:
+    rows = await conn.execute(
+        select(aliases.c.identifier_hash).where(aliases.c.profile_id.in_(profile_ids))
+    )
+    return sorted(rows.scalars())
+
+
+async def is_erased(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> bool:
+    found = await conn.scalar(
+        select(func.count())
+        .select_from(erased_profiles)
+        .where(erased_profiles.c.profile_id.in_(list(profile_ids)))
+    )
+    return bool(found)
+
+
+async def link_identifiers(
+    conn: AsyncConnection, profile_id: uuid.UUID, hashes: Iterable[str]
+) -> None:
+    values = [{"identifier_hash": h, "profile_id": profile_id} for h in sorted(set(hashes))]
+    if not values:
+        return
+    stmt = insert(aliases).values(values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[aliases.c.identifier_hash],
+            set_={"profile_id": stmt.excluded.profile_id},
+        )
+    )
+
+
+async def merge_profiles(
+    conn: AsyncConnection, survivor: uuid.UUID, merged: Sequence[uuid.UUID]
+) -> None:
+    """Point the merged ids (and whatever pointed at them) at the survivor."""
+    gone = sorted(set(merged) - {survivor})
+    if not gone:
+        return
+    await conn.execute(
+        update(profile_links)
+        .where(profile_links.c.survivor_id.in_(gone))
+        .values(survivor_id=survivor)
+    )
+    stmt = insert(profile_links).values(
+        [{"profile_id": pid, "survivor_id": survivor} for pid in gone]
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[profile_links.c.profile_id], set_={"survivor_id": survivor}
+        )
+    )
+    await conn.execute(
+        update(aliases).where(aliases.c.profile_id.in_(gone)).values(profile_id=survivor)
+    )
+    await conn.execute(delete(cards).where(cards.c.profile_id.in_(gone)))
+    await conn.execute(delete(best_offers).where(best_offers.c.profile_id.in_(gone)))
+
+
+async def upsert_card(conn: AsyncConnection, row: Row) -> None:
+    """Newer versions win; a redelivered or older change is a no-op."""
+    stmt = insert(cards).values(row)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[cards.c.profile_id],
+            set_={key: stmt.excluded[key] for key in row if key != "profile_id"},
+            where=stmt.excluded.version >= cards.c.version,
+        )
+    )
+
+
+async def erase(
+    conn: AsyncConnection, profile_ids: Sequence[uuid.UUID], hashes: Iterable[str]
+) -> None:
+    """Forget a customer: every row about their subjects and ids; tombstones stay."""
+    ids = sorted(set(profile_ids))
+    linked = await conn.execute(
+        select(profile_links.c.profile_id).where(
+            or_(profile_links.c.survivor_id.in_(ids), profile_links.c.profile_id.in_(ids))
+        )
+    )
+    ids = sorted(set(ids) | set(linked.scalars()))
+    subjects = sorted(set(hashes) | set(await subjects_of(conn, ids)))
+    for table in (customer_items, customers, carts, complaints, consents, contacts):
+        await conn.execute(delete(table).where(table.c.subject.in_(subjects)))
+    await conn.execute(delete(aliases).where(aliases.c.identifier_hash.in_(subjects)))
+    await conn.execute(delete(aliases).where(aliases.c.profile_id.in_(ids)))
+    await conn.execute(
+        delete(profile_links).where(
+            or_(profile_links.c.profile_id.in_(ids), profile_links.c.survivor_id.in_(ids))
+        )
+    )
+    await conn.execute(delete(cards).where(cards.c.profile_id.in_(ids)))
+    await conn.execute(delete(best_offers).where(best_offers.c.profile_id.in_(ids)))
+    if subjects:
+        await conn.execute(
+            insert(tombstones)
+            .values([{"identifier_hash": s} for s in subjects])
+            .on_conflict_do_nothing()
+        )
+    await conn.execute(
+        insert(erased_profiles).values([{"profile_id": i} for i in ids]).on_conflict_do_nothing()
+    )
+
+
+# --- reading one customer ----------------------------------------------------------------------
+
+
+async def customer_rows(conn: AsyncConnection, subjects: Sequence[str]) -> dict[str, list[Row]]:
+    """Every per-customer row of these subjects, by table."""
+    found: dict[str, list[Row]] = {}
+    for name, table in (
+        ("items", customer_items),
+        ("customers", customers),
+        ("carts", carts),
+        ("complaints", complaints),
+        ("consents", consents),
+    ):
+        rows = await conn.execute(select(table).where(table.c.subject.in_(subjects)))
+        found[name] = [dict(row._mapping) for row in rows]
+    return found
+
+
+async def contacts_since(
+    conn: AsyncConnection, subjects: Sequence[str], since: datetime
+) -> list[tuple[str, datetime]]:
+    rows = await conn.execute(
+        select(contacts.c.channel, contacts.c.at).where(
+            contacts.c.subject.in_(subjects), contacts.c.at > since
+        )
+    )
+    return [(row.channel, row.at) for row in rows]
+
+
+async def card(conn: AsyncConnection, profile_id: uuid.UUID) -> Row | None:
+    row = (await conn.execute(select(cards).where(cards.c.profile_id == profile_id))).first()
+    return dict(row._mapping) if row else None
+
+
+async def anchors(
+    conn: AsyncConnection, kind: str, skus: Sequence[str], neighbours: int
+) -> dict[str, Anchor]:
+    """Each sku's support and its `neighbours` most frequent companions (one query)."""
+    if not skus:
+        return {}
+    support = items.c.buyers if kind == "bought" else items.c.viewers
+    anchor = select(
+        func.unnest(bindparam("skus", value=list(skus), type_=ARRAY(Text))).label("sku")
+    ).subquery("anchor")
+    near = (
+        select(item_pairs.c.b, item_pairs.c.together)
+        .where(item_pairs.c.kind == kind, item_pairs.c.a == anchor.c.sku)
+        .order_by(item_pairs.c.together.desc(), item_pairs.c.b)
+        .limit(neighbours)
+        .lateral("near")
+    )
+    other = items.alias("other")
+    mine = items.alias("mine")
+    other_support = other.c.buyers if kind == "bought" else other.c.viewers
+    mine_support = mine.c.buyers if kind == "bought" else mine.c.viewers
+    del support
+    rows = await conn.execute(
+        select(
+            anchor.c.sku,
+            mine_support.label("own"),
+            near.c.b,
+            near.c.together,
+            other_support.label("support"),
+        ).select_from(
+            anchor.join(near, literal_column("true"))
+            .join(other, other.c.sku == near.c.b)
+            .join(mine, mine.c.sku == anchor.c.sku)
+        )
+    )
+    found: dict[str, tuple[int, list[Neighbour]]] = {}
+    for row in rows:
+        entry = found.setdefault(row.sku, (row.own, []))
+        entry[1].append(Neighbour(row.b, row.together, row.support))
+    return {sku: Anchor(own, neighbours_) for sku, (own, neighbours_) in found.items()}
+
+
+async def popular(
+    conn: AsyncConnection, country: str | None, limit: int
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """(overall by buyers, in the country by units, trending) — the top `limit` of each."""
+    overall = await conn.execute(
+        select(items.c.sku, items.c.buyers)
+        .where(items.c.buyers > 0)
+        .order_by(items.c.buyers.desc(), items.c.sku)
         .limit(limit)
     )
-    return [(row.sku, row.name, row.purchases) for row in rows]
+    trending = await conn.execute(
+        select(items.c.sku, items.c.trend)
+        .where(items.c.trend > 0)
+        .order_by(items.c.trend.desc(), items.c.sku)
+        .limit(limit)
+    )
+    local: dict[str, float] = {}
+    if country:
+        rows = await conn.execute(
+            select(item_countries.c.sku, item_countries.c.units)
+            .where(item_countries.c.country == country)
+            .order_by(item_countries.c.units.desc(), item_countries.c.sku)
+            .limit(limit)
+        )
+        local = {row.sku: float(row.units) for row in rows}
+    return (
+        {row.sku: float(row.buyers) for row in overall},
+        local,
+        {row.sku: float(row.trend) for row in trending},
+    )
+
+
+async def names(conn: AsyncConnection, skus: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(items.c.sku, items.c.name).where(items.c.sku.in_(wanted), items.c.name.is_not(None))
+    )
+    return {row.sku: row.name for row in rows}
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+
+async def best_signatures(
+    conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str | None]:
+    rows = await conn.execute(
+        select(best_offers.c.profile_id, best_offers.c.signature).where(
+            best_offers.c.profile_id.in_(profile_ids)
+        )
+    )
+    return {row.profile_id: row.signature for row in rows}
+
+
+async def set_best(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    """Record new best offers, to be published once this transaction has committed."""
+    values = _sorted(rows, "profile_id")
+    if not values:
+        return
+    stmt = insert(best_offers).values([{**row, "published": False} for row in values])
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[best_offers.c.profile_id],
+            set_={
+                "signature": stmt.excluded.signature,
+                "offer": stmt.excluded.offer,
+                "published": False,
+                "updated_at": func.now(),
+            },
+        )
+    )
+
+
+async def unpublished(conn: AsyncConnection, limit: int) -> list[Row]:
+    rows = await conn.execute(
+        select(best_offers.c.profile_id, best_offers.c.offer, best_offers.c.updated_at)
+        .where(best_offers.c.published.is_(False))
+        .order_by(best_offers.c.updated_at)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+async def mark_published(conn: AsyncConnection, sent: Mapping[uuid.UUID, datetime]) -> None:
+    """Only what has not changed again since it was read (a newer one still waits to go)."""
+    for profile_id, updated_at in sorted(sent.items()):
+        await conn.execute(
+            update(best_offers)
+            .where(
+                and_(
+                    best_offers.c.profile_id == profile_id,
+                    best_offers.c.updated_at == updated_at,
+                )
+            )
+            .values(published=True)
+        )
+
+
+async def forget_contacts_before(conn: AsyncConnection, before: datetime) -> None:
+    await conn.execute(delete(contacts).where(contacts.c.at < before))

@@ -1,8 +1,28 @@
-"""The recommender's tables (SQLAlchemy Core)."""
+"""The recommender's tables (SQLAlchemy Core).
+
+Per-customer state is keyed by `subject`: the identifier hash of an event's strongest
+identifier (the message key rule). `aliases` (fed by the profile service's identified/merged
+changes) maps subjects to profile ids and `profile_links` maps merged-away profile ids to the
+survivor, so that reading offers for any id of a customer gathers every subject of theirs.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, Uuid, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -13,10 +33,160 @@ processed_events = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-item_popularity = Table(
-    "item_popularity",
+# --- per customer (subject) --------------------------------------------------------------------
+
+customer_items = Table(
+    "customer_items",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("sku", Text, primary_key=True),
+    Column("last_bought_at", DateTime(timezone=True)),
+    Column("units", BigInteger, nullable=False, server_default="0"),
+    Column("last_viewed_at", DateTime(timezone=True)),
+    Column("returned_at", DateTime(timezone=True)),
+    Column("declines", Integer, nullable=False, server_default="0"),
+    Column("last_declined_at", DateTime(timezone=True)),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_order_at", DateTime(timezone=True)),
+    Column("country", Text),
+)
+
+carts = Table(
+    "carts",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("skus", ARRAY(Text), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("case_id", Text, primary_key=True),
+    Column("opened_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("granted", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("contacts_by_subject", "subject", "at"),
+)
+
+# --- shared, not personal ----------------------------------------------------------------------
+
+items = Table(
+    "items",
     metadata,
     Column("sku", Text, primary_key=True),
-    Column("name", Text, nullable=True),
-    Column("purchases", BigInteger, nullable=False),
+    Column("name", Text),
+    Column("buyers", BigInteger, nullable=False, server_default="0"),
+    Column("viewers", BigInteger, nullable=False, server_default="0"),
+    Column("units", BigInteger, nullable=False, server_default="0"),
+    Column("trend", Float, nullable=False, server_default="0"),
+    Index("items_by_buyers", "buyers"),
+    Index("items_by_trend", "trend"),
+)
+
+item_countries = Table(
+    "item_countries",
+    metadata,
+    Column("country", Text, primary_key=True),
+    Column("sku", Text, primary_key=True),
+    Column("units", BigInteger, nullable=False),
+    Index("item_countries_by_units", "country", "units"),
+)
+
+item_pairs = Table(
+    "item_pairs",
+    metadata,
+    Column("kind", Text, primary_key=True),  # "bought" or "viewed"
+    Column("a", Text, primary_key=True),
+    Column("b", Text, primary_key=True),
+    Column("together", BigInteger, nullable=False),
+    Index("item_pairs_neighbours", "kind", "a", "together"),
+)
+
+arms = Table(
+    "arms",
+    metadata,
+    Column("kind", Text, primary_key=True),
+    Column("segment", Text, primary_key=True),
+    Column("alpha", Float, nullable=False),
+    Column("beta", Float, nullable=False),
+)
+
+# --- identity, from the profile service --------------------------------------------------------
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("identifier_hash", Text, primary_key=True),
+    Column("profile_id", Uuid, nullable=False, index=True),
+)
+
+profile_links = Table(
+    "profile_links",
+    metadata,
+    Column("profile_id", Uuid, primary_key=True),
+    Column("survivor_id", Uuid, nullable=False, index=True),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("profile_id", Uuid, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("value_tier", Text),
+    Column("lifecycle_stage", Text),
+    Column("marketing_consent", JSONB, nullable=False),
+    Column("open_complaints", Integer, nullable=False),
+    Column("country", Text),
+)
+
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("identifier_hash", Text, primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+erased_profiles = Table(
+    "erased_profiles",
+    metadata,
+    Column("profile_id", Uuid, primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# --- the outbox of "the best offer changed" ----------------------------------------------------
+
+best_offers = Table(
+    "best_offers",
+    metadata,
+    Column("profile_id", Uuid, primary_key=True),
+    Column("signature", Text),
+    Column("offer", JSONB),
+    Column("published", Boolean, nullable=False, server_default="false"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("best_offers_unpublished", "published"),
 )

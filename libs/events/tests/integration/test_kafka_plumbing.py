@@ -1,0 +1,222 @@
+"""The shared Kafka plumbing against the real broker: the publisher's acknowledgement and its
+clean failure, and the consumer loop's commit-after-handler, dead letters and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from rapport_events.codec import decode_event, encode_event
+from rapport_events.envelope import TouchpointEvent, parse_event
+from rapport_events.identity import message_key
+from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher, ensure_topics
+from rapport_events.kafka.consumer import Delivered
+from rapport_events.settings import KafkaSettings
+from support.servers import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def page_view(n: int) -> TouchpointEvent:
+    return parse_event(
+        {
+            "type": "page_viewed",
+            "channel": "web",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "identity": {"anonymous_id": f"anon-{n}"},
+            "properties": {"url": f"/p/{n}"},
+        }
+    )
+
+
+async def publish(publisher: Publisher, topic: str, events: Sequence[TouchpointEvent]) -> None:
+    await publisher.publish_many(
+        topic, [(message_key(event.identity), encode_event(event), []) for event in events]
+    )
+
+
+async def read_all(settings: KafkaSettings, topic: str, expected: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + 15
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def committed(settings: KafkaSettings, group: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        total = 0
+        for partition in partitions:
+            total += await consumer.committed(TopicPartition(topic, partition)) or 0
+        return total
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def settings(kafka_settings: KafkaSettings) -> KafkaSettings:
+    """Settings under a namespace of the test's own, its topics created and empty."""
+    own = kafka_settings.model_copy(
+        update={"topic_namespace": f"{kafka_settings.topic_namespace}{uuid.uuid4().hex[:6]}."}
+    )
+    await ensure_topics(own)
+    return own
+
+
+def loop_over(
+    settings: KafkaSettings,
+    handler: Callable[[Sequence[Delivered[TouchpointEvent]]], Awaitable[None]],
+    publisher: Publisher,
+    group: str | None = None,
+) -> ConsumerLoop[TouchpointEvent]:
+    return ConsumerLoop(
+        settings,
+        group_id=group or f"group-{uuid.uuid4().hex[:6]}",
+        topics=[settings.topics.touchpoints],
+        decode=lambda _topic, value: decode_event(value),
+        handler=handler,
+        dead_letters=publisher,
+    )
+
+
+async def run_until(loop: ConsumerLoop[Any], done: asyncio.Event, timeout: float = 20) -> None:
+    task = asyncio.create_task(loop.run())
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        loop.stop()
+        await asyncio.wait_for(task, 20)
+
+
+async def test_publish_is_acknowledged_and_keyed(settings: KafkaSettings) -> None:
+    publisher = Publisher(settings)
+    await publisher.start()
+    try:
+        event = page_view(1)
+        await publisher.publish(
+            settings.topics.touchpoints,
+            encode_event(event),
+            key=message_key(event.identity),
+            headers=[("event-type", b"page_viewed")],
+        )
+    finally:
+        await publisher.stop()
+    [record] = await read_all(settings, settings.topics.touchpoints, 1)
+    assert record.key == message_key(event.identity)
+    assert dict(record.headers)["event-type"] == b"page_viewed"
+    assert decode_event(record.value) == event
+
+
+async def test_a_dead_broker_fails_cleanly_and_fast() -> None:
+    dead = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=2000)
+    publisher = Publisher(dead)
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable):
+        await publisher.start()
+    assert time.monotonic() - started < 10
+    with pytest.raises(BrokerUnavailable):
+        await publisher.publish("anything", b"{}")
+
+
+async def test_offsets_are_committed_only_after_the_handler_finished(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    events = [page_view(n) for n in range(50)]
+    await publish(publisher, settings.topics.touchpoints, events)
+    group = f"group-{uuid.uuid4().hex[:6]}"
+    seen: list[uuid.UUID] = []
+    done = asyncio.Event()
+    failed_once = False
+
+    async def handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+        nonlocal failed_once
+        if not failed_once:
+            failed_once = True
+            raise ConnectionError("the database went away")  # transient: retried, not committed
+        seen.extend(item.value.event_id for item in batch)
+        if len(set(seen)) == len(events):
+            done.set()
+
+    loop = loop_over(settings, handler, publisher, group)
+    await run_until(loop, done)
+    assert sorted(set(seen)) == sorted(event.event_id for event in events)
+    assert await committed(settings, group, settings.topics.touchpoints) == len(events)
+
+
+async def test_undecodable_and_rejected_records_go_to_the_dead_letter_topic(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    good = [page_view(n) for n in range(20)]
+    refused = good[7]
+    await publish(publisher, settings.topics.touchpoints, good[:10])
+    await publisher.publish(settings.topics.touchpoints, b"{not json", key=b"k")
+    await publish(publisher, settings.topics.touchpoints, good[10:])
+    handled: set[uuid.UUID] = set()
+    done = asyncio.Event()
+
+    async def handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+        if any(item.value.event_id == refused.event_id for item in batch):
+            raise ValueError("this record breaks a rule of the fold")  # not transient
+        handled.update(item.value.event_id for item in batch)
+        if len(handled) == len(good) - 1:
+            done.set()
+
+    loop = loop_over(settings, handler, publisher)
+    await run_until(loop, done)
+    assert handled == {event.event_id for event in good} - {refused.event_id}
+    dead = await read_all(settings, settings.topics.touchpoints_dlq, 2)
+    reasons = sorted(dict(record.headers)["rapport-dlq-reason"].decode() for record in dead)
+    assert len(dead) == 2
+    assert reasons[0].startswith("handler failed: ValueError")
+    assert reasons[1].startswith("undecodable")
+    assert {record.value for record in dead} == {b"{not json", encode_event(refused)}
+
+
+async def test_stop_lets_the_batch_in_hand_finish_and_commit(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    events = [page_view(n) for n in range(30)]
+    await publish(publisher, settings.topics.touchpoints, events)
+    group = f"group-{uuid.uuid4().hex[:6]}"
+    in_handler = asyncio.Event()
+    finished: list[int] = []
+
+    async def slow_handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+        in_handler.set()
+        await asyncio.sleep(0.5)  # stop() arrives while the batch is being applied
+        finished.append(len(batch))
+
+    loop = loop_over(settings, slow_handler, publisher, group)
+    task = asyncio.create_task(loop.run())
+    await asyncio.wait_for(in_handler.wait(), 20)
+    loop.stop()
+    await asyncio.wait_for(task, 20)
+    assert finished, "the batch in hand was finished before stopping"
+    assert await committed(settings, group, settings.topics.touchpoints) == sum(finished)

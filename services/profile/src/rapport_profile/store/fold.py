@@ -1,0 +1,217 @@
+"""The fold's writes: set-based per batch, one statement per step, on the raw asyncpg
+connection of the caller's transaction (the hot path: no per-row round trips, no ORM)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rapport_profile.domain.identity_graph import Identifier
+from rapport_profile.domain.profile import ProfileState
+from rapport_profile.store.state_codec import from_row, state_document
+
+
+async def driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, inside the transaction `conn` has begun."""
+    await conn.execute(text("SELECT 1"))  # makes the adapter issue BEGIN before raw use
+    raw = await conn.get_raw_connection()
+    connection = raw.driver_connection
+    assert connection is not None
+    return connection
+
+
+async def claim_events(db: asyncpg.Connection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Record the batch's events as folded; returns those that were not already."""
+    rows = await db.fetch(
+        "INSERT INTO processed_events (event_id) SELECT unnest($1::uuid[]) "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        list(event_ids),
+    )
+    return {row["event_id"] for row in rows}
+
+
+async def tombstoned(db: asyncpg.Connection, hashes: Iterable[str]) -> dict[str, datetime]:
+    rows = await db.fetch(
+        "SELECT identifier_hash, erased_at FROM tombstones WHERE identifier_hash = ANY($1::text[])",
+        list(hashes),
+    )
+    return {row["identifier_hash"]: row["erased_at"] for row in rows}
+
+
+async def lock_identifiers(db: asyncpg.Connection, keys: Sequence[int]) -> None:
+    """Transaction-scoped advisory locks on identifiers, taken in ascending order so that two
+    folds of overlapping identifiers queue instead of deadlocking."""
+    await db.execute(
+        "SELECT count(pg_advisory_xact_lock(key)) FROM unnest($1::bigint[]) AS key",
+        sorted(set(keys)),
+    )
+
+
+async def owners(
+    db: asyncpg.Connection, identifiers: Sequence[Identifier]
+) -> dict[Identifier, uuid.UUID]:
+    kinds, values = zip(*identifiers, strict=True) if identifiers else ((), ())
+    rows = await db.fetch(
+        "SELECT i.kind, i.value, i.profile_id FROM identities i "
+        "JOIN unnest($1::text[], $2::text[]) AS wanted(kind, value) "
+        "ON i.kind = wanted.kind AND i.value = wanted.value",
+        list(kinds),
+        list(values),
+    )
+    return {(row["kind"], row["value"]): row["profile_id"] for row in rows}
+
+
+async def lock_profiles(
+    db: asyncpg.Connection, profile_ids: Iterable[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """Lock profile rows in id order and return them (merged_into tells a merge raced us)."""
+    return list(
+        await db.fetch(
+            "SELECT * FROM profiles WHERE profile_id = ANY($1::uuid[]) "
+            "ORDER BY profile_id FOR UPDATE",
+            sorted(set(profile_ids)),
+        )
+    )
+
+
+def load(record: asyncpg.Record) -> ProfileState:
+    return from_row(record)
+
+
+async def save_profiles(
+    db: asyncpg.Connection, states: Sequence[ProfileState], lifecycle_why: dict[uuid.UUID, str]
+) -> None:
+    """Insert new profiles and overwrite folded ones, in one statement."""
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    for s in states:
+        for column, value in zip(
+            columns,
+            (
+                s.profile_id,
+                s.created_at,
+                s.first_seen,
+                s.last_seen,
+                s.orders,
+                s.revenue,
+                s.refunds,
+                s.last_order_at,
+                s.lifecycle_stage,
+                lifecycle_why.get(s.profile_id),
+                s.version,
+                state_document(s),
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    await db.execute(
+        """
+        INSERT INTO profiles (profile_id, created_at, first_seen, last_seen, orders, revenue,
+                              refunds, last_order_at, lifecycle_stage, lifecycle_why, version,
+                              state)
+        SELECT id, created, first_seen, last_seen, orders, revenue, refunds, last_order_at,
+               stage, why, version, state::jsonb
+        FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
+                    $5::int[], $6::numeric[], $7::numeric[], $8::timestamptz[], $9::text[],
+                    $10::text[], $11::bigint[], $12::text[])
+             AS v(id, created, first_seen, last_seen, orders, revenue, refunds, last_order_at,
+                  stage, why, version, state)
+        ON CONFLICT (profile_id) DO UPDATE SET
+            created_at = excluded.created_at, first_seen = excluded.first_seen,
+            last_seen = excluded.last_seen, orders = excluded.orders,
+            revenue = excluded.revenue, refunds = excluded.refunds,
+            last_order_at = excluded.last_order_at, lifecycle_stage = excluded.lifecycle_stage,
+            lifecycle_why = excluded.lifecycle_why, version = excluded.version,
+            state = excluded.state
+        """,
+        *columns,
+    )
+
+
+async def merge_away(db: asyncpg.Connection, merges: dict[uuid.UUID, uuid.UUID]) -> None:
+    """Point merged profiles (and whatever was merged into them) at their survivor and move
+    their identifiers and history there. `merges` maps merged-away id → survivor id."""
+    losers, survivors = list(merges), list(merges.values())
+    mapping = "unnest($1::uuid[], $2::uuid[]) AS m(loser, survivor)"
+    await db.execute(
+        f"UPDATE identities SET profile_id = m.survivor FROM {mapping} "  # noqa: S608
+        "WHERE identities.profile_id = m.loser",
+        losers,
+        survivors,
+    )
+    await db.execute(
+        f"UPDATE interactions SET profile_id = m.survivor FROM {mapping} "  # noqa: S608
+        "WHERE interactions.profile_id = m.loser",
+        losers,
+        survivors,
+    )
+    await db.execute(
+        f"UPDATE profiles SET merged_into = m.survivor, state = '{{}}'::jsonb, orders = 0, "  # noqa: S608
+        "revenue = 0, refunds = 0, value_tier = NULL, lifecycle_stage = NULL "
+        f"FROM {mapping} WHERE profiles.profile_id = m.loser OR profiles.merged_into = m.loser",
+        losers,
+        survivors,
+    )
+
+
+async def add_identities(
+    db: asyncpg.Connection, rows: Sequence[tuple[str, str, uuid.UUID, datetime]]
+) -> None:
+    if not rows:
+        return
+    kinds, values, profile_ids, seen = zip(*rows, strict=True)
+    await db.execute(
+        "INSERT INTO identities (kind, value, profile_id, first_seen) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[]) "
+        "ON CONFLICT DO NOTHING",
+        list(kinds),
+        list(values),
+        list(profile_ids),
+        list(seen),
+    )
+
+
+async def identifiers_of(
+    db: asyncpg.Connection, profile_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[Identifier]]:
+    rows = await db.fetch(
+        "SELECT profile_id, kind, value FROM identities WHERE profile_id = ANY($1::uuid[])",
+        list(profile_ids),
+    )
+    found: dict[uuid.UUID, list[Identifier]] = {}
+    for row in rows:
+        found.setdefault(row["profile_id"], []).append((row["kind"], row["value"]))
+    return found
+
+
+InteractionRow = tuple[uuid.UUID, datetime, uuid.UUID, str, str, str, str, Decimal | None]
+
+
+async def add_interactions(db: asyncpg.Connection, rows: Sequence[InteractionRow]) -> None:
+    """COPY the batch's interactions in (each event was claimed once, so none conflicts)."""
+    if rows:
+        await db.copy_records_to_table(
+            "interactions",
+            records=rows,
+            columns=[
+                "profile_id",
+                "occurred_at",
+                "event_id",
+                "channel",
+                "type",
+                "summary",
+                "details",
+                "amount",
+            ],
+        )
+
+
+async def truncate_fold_state(db: asyncpg.Connection) -> None:
+    """For a replay: forget everything folded, keep tombstones and erasure records."""
+    await db.execute("TRUNCATE profiles, identities, processed_events, interactions")

@@ -1,0 +1,253 @@
+"""`rapport-eval --data PATH --split-date YYYY-MM-DD [--out PATH]`.
+
+Folds every invoice before the split through the service's own domain code (facts_of →
+fold_batch → next_best_offers, in memory instead of PostgreSQL), asks for each customer who
+buys after the split the top 10 product offers as of the split, and scores them against what
+they bought next — beside a popularity baseline and implicit's item-item cosine recommender,
+with the same exclusions (recently bought, returned) applied to all three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from rapport_events.envelope import TouchpointEvent
+from rapport_recommender.domain.customer import (
+    Card,
+    CustomerState,
+    ItemState,
+    Market,
+    Policy,
+    excluded_of,
+    next_best_offers,
+)
+from rapport_recommender.domain.facts import facts_of, subject_of
+from rapport_recommender.domain.fold import BatchUpdate, ItemDelta, fold_batch
+from rapport_recommender.domain.offers import Kind
+from rapport_recommender.domain.scoring import Anchor, Neighbour, ScoringParams
+from rapport_recommender.evaluation.data import invoices, to_event
+from rapport_recommender.evaluation.metrics import hit, ndcg, precision
+from rapport_recommender.settings import TREND_EPOCH
+
+K = 10
+BATCH = 500
+POPULAR = 50
+
+
+class Memory:
+    """The store's tables as dictionaries; `apply` is what the upserts do."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, ItemDelta]] = defaultdict(dict)
+        self.country: dict[str, str] = {}
+        self.stats: dict[str, list[Any]] = {}  # sku → [name, buyers, viewers, units, trend]
+        self.country_units: Counter[tuple[str, str]] = Counter()
+        self.pairs: dict[str, Counter[str]] = defaultdict(Counter)  # bought pairs a → b → n
+
+    def prior(
+        self, subjects: set[str]
+    ) -> dict[str, list[tuple[str, datetime | None, datetime | None]]]:
+        return {
+            s: [(sku, d.last_bought_at, d.last_viewed_at) for sku, d in self.items[s].items()]
+            for s in subjects
+            if s in self.items
+        }
+
+    def apply(self, update: BatchUpdate) -> None:
+        for subject, delta in update.customers.items():
+            if delta.country:
+                self.country[subject] = delta.country
+        for (subject, sku), d in update.customer_items.items():
+            held = self.items[subject].get(sku)
+            if held is None:
+                self.items[subject][sku] = d
+                continue
+            held.last_bought_at = _later(held.last_bought_at, d.last_bought_at)
+            held.units += d.units
+            held.returned_at = _later(held.returned_at, d.returned_at)
+        for sku, s in update.items.items():
+            row = self.stats.setdefault(sku, [None, 0, 0, 0, 0.0])
+            row[0] = s.name or row[0]
+            row[1] += s.buyers
+            row[2] += s.viewers
+            row[3] += s.units
+            row[4] += s.trend
+        self.country_units.update(update.country_units)
+        for (kind, a, b), n in update.pairs.items():
+            if kind == "bought":
+                self.pairs[a][b] += n
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def load(path: Path) -> list[TouchpointEvent]:
+    rows = list(invoices(path))
+    events = [to_event(*row) for row in track(rows, description="parsing invoices")]
+    events.sort(key=lambda e: e.effective_time)
+    return events
+
+
+def fold_all(events: Sequence[TouchpointEvent], params: ScoringParams) -> Memory:
+    memory = Memory()
+    batches = range(0, len(events), BATCH)
+    for start in track(batches, description="folding (service domain code)"):
+        facts = facts_of(list(events[start : start + BATCH]))
+        memory.apply(fold_batch(facts, memory.prior(facts.subjects()), params, TREND_EPOCH))
+    return memory
+
+
+def _top(values: dict[str, float], n: int) -> dict[str, float]:
+    return dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+
+def evaluate(  # noqa: PLR0915 - one script: load, fold, fit, rank, print
+    path: Path, split: datetime, out: Path | None, console: Console
+) -> dict[str, Any]:
+    import numpy as np  # noqa: PLC0415 - the eval extra only
+    from implicit.nearest_neighbours import CosineRecommender  # type: ignore[import-untyped]  # noqa: PLC0415
+    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    params, policy = ScoringParams(), Policy()
+    events = load(path)
+    before = [e for e in events if e.effective_time < split]
+    after = [e for e in events if e.effective_time >= split and e.type == "order_completed"]
+    memory = fold_all(before, params)
+    truth: dict[str, set[str]] = defaultdict(set)
+    for event in after:
+        truth[subject_of(event)].update(i.sku for i in event.properties.items)  # type: ignore[attr-defined]
+    catalogue = sorted(memory.stats)
+    neighbours = {
+        a: [Neighbour(b, n, memory.stats[b][1]) for b, n in counts.most_common(params.neighbours)]
+        for a, counts in memory.pairs.items()
+    }
+    anchors = {a: Anchor(memory.stats[a][1], ns) for a, ns in neighbours.items()}
+    overall = _top({s: float(r[1]) for s, r in memory.stats.items()}, POPULAR)
+    trending = _top({s: r[4] for s, r in memory.stats.items()}, POPULAR)
+    by_country: dict[str, dict[str, float]] = defaultdict(dict)
+    for (country, sku), units in memory.country_units.items():
+        by_country[country][sku] = float(units)
+    by_country = {c: _top(v, POPULAR) for c, v in by_country.items()}
+    names = {s: r[0] for s, r in memory.stats.items() if r[0]}
+    popularity_order = sorted(catalogue, key=lambda s: (-memory.stats[s][1], s))
+
+    users = sorted(memory.items)
+    user_index = {u: i for i, u in enumerate(users)}
+    item_index = {s: i for i, s in enumerate(catalogue)}
+    rows, cols, vals = [], [], []
+    for u in users:
+        for sku, d in memory.items[u].items():
+            if d.last_bought_at is not None:
+                rows.append(user_index[u])
+                cols.append(item_index[sku])
+                vals.append(float(d.units))
+    matrix = csr_matrix((np.array(vals), (rows, cols)), shape=(len(users), len(catalogue)))
+    knn = CosineRecommender()
+    knn.fit(matrix, show_progress=False)
+
+    def ours(subject: str, excluded: set[str]) -> list[str]:
+        state = CustomerState(
+            items=[
+                ItemState(sku, d.last_bought_at, d.last_viewed_at, d.returned_at)
+                for sku, d in memory.items.get(subject, {}).items()
+            ],
+            country=memory.country.get(subject),
+        )
+        market = Market(anchors, overall, by_country.get(state.country or "", {}), trending, names)
+        offers = next_best_offers(state, Card(), market, {}, split, params, policy, salt=subject)
+        return [o.items[0] for o in offers if o.kind is Kind.PRODUCT][:K]
+
+    def popular(subject: str, excluded: set[str]) -> list[str]:
+        return [s for s in popularity_order[: K + len(excluded)] if s not in excluded][:K]
+
+    def item_item(subject: str, excluded: set[str]) -> list[str]:
+        if subject not in user_index:
+            return popular(subject, excluded)
+        index = user_index[subject]
+        ids, _ = knn.recommend(
+            index, matrix[index], N=K + len(excluded) + K, filter_already_liked_items=False
+        )
+        found = [catalogue[i] for i in ids if catalogue[i] not in excluded][:K]
+        return (
+            found
+            + [s for s in popular(subject, excluded | set(found)) if s not in found][
+                : K - len(found)
+            ]
+        )
+
+    systems: dict[str, Callable[[str, set[str]], list[str]]] = {
+        "rapport (item-item + recency + popularity)": ours,
+        "popularity": popular,
+        "implicit CosineRecommender (item-item)": item_item,
+    }
+    sums = {name: [0.0, 0.0, 0.0] for name in systems}
+    shown: dict[str, set[str]] = {name: set() for name in systems}
+    customers = sorted(truth)
+    for subject in track(customers, description="ranking and scoring"):
+        items = [
+            ItemState(sku, d.last_bought_at, None, d.returned_at)
+            for sku, d in memory.items.get(subject, {}).items()
+        ]
+        excluded = excluded_of(items, split, params, policy)
+        wanted = truth[subject]
+        for name, system in systems.items():
+            ranked = system(subject, excluded)
+            shown[name].update(ranked)
+            sums[name][0] += hit(ranked, wanted, K)
+            sums[name][1] += ndcg(ranked, wanted, K)
+            sums[name][2] += precision(ranked, wanted, K)
+    n = len(customers)
+    result: dict[str, Any] = {
+        "split_date": split.date().isoformat(),
+        "customers": n,
+        "catalogue": len(catalogue),
+        "events_before_split": len(before),
+        "systems": {
+            name: {
+                "hr@10": round(s[0] / n, 4),
+                "ndcg@10": round(s[1] / n, 4),
+                "precision@10": round(s[2] / n, 4),
+                "coverage": round(len(shown[name]) / len(catalogue), 4),
+            }
+            for name, s in sums.items()
+        },
+    }
+    table = Table(title=f"Top-10 product offers, split {result['split_date']} ({n} customers)")
+    for column in ("system", "HR@10", "NDCG@10", "precision@10", "coverage"):
+        table.add_column(column)
+    for name, m in result["systems"].items():
+        table.add_row(
+            name, *(f"{m[k]:.4f}" for k in ("hr@10", "ndcg@10", "precision@10", "coverage"))
+        )
+    console.print(table)
+    if out:
+        out.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {out}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="rapport-eval", description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="online_retail.csv.gz")
+    parser.add_argument("--split-date", required=True, help="YYYY-MM-DD")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    split = datetime.strptime(args.split_date, "%Y-%m-%d").replace(tzinfo=UTC)
+    evaluate(args.data, split, args.out, Console())
+
+
+if __name__ == "__main__":
+    main()
