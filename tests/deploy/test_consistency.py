@@ -197,10 +197,17 @@ def test_kafka_users_have_least_privilege(built: dict[str, list[Resource]]) -> N
             for operation in acl["operations"]
             if operation != "Describe"  # metadata only: every client may see every topic
         }
-        assert all(
-            acl["resource"]["patternType"] == "literal"
-            for acl in user["spec"]["authorization"]["acls"]
-        )
+        for acl in user["spec"]["authorization"]["acls"]:
+            resource = acl["resource"]
+            # Topics by exact name; groups by the service's own prefix, because `replay`
+            # reads in a fresh group named after it (rapport-profile-replay-<id>).
+            if resource["type"] == "topic" or user["metadata"]["name"] == "rapport-keda":
+                assert resource["patternType"] == "literal"
+            else:
+                assert (resource["patternType"], resource["name"]) == (
+                    "prefix",
+                    user["metadata"]["name"],
+                )
     assert grants == {
         "rapport-ingest": {("topic", touchpoints, "Write")},
         "rapport-profile": {
@@ -282,3 +289,27 @@ async def test_the_clusters_kafka_settings_configure_every_client() -> None:
     without_ca = {key: value for key, value in options.items() if key != "ssl_context"}
     with pytest.raises(ValueError, match="ssl_context"):
         AIOKafkaProducer(**without_ca)
+
+
+def test_the_replay_job_is_the_profile_service_on_demand(
+    built: dict[str, list[Resource]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for resources in built.values():
+        cron = named(resources, "CronJob", "rapport-profile-replay")
+        assert cron["spec"]["suspend"] is True  # only ever run by `kubectl create job --from`
+        template = cron["spec"]["jobTemplate"]["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        assert container["args"] == ["replay", "--from-beginning"]
+        service = service_container(resources, "profile")
+        assert container["image"] == service["image"]
+        assert container_env(resources, container) == container_env(resources, service)
+        assert container["securityContext"] == service["securityContext"]
+        labels = template["metadata"]["labels"]
+        assert labels["rapport.io/kafka-client"] == "true"
+        assert labels["rapport.io/db-client"] == "profile"
+    main: Any = __import__("rapport_profile.__main__", fromlist=["main"]).main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert "replay" in usage
+    assert "--from-beginning" in usage
