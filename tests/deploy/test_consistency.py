@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings
 from rapport_events.settings import DatabaseSettings, KafkaSettings, ServiceSettings
 from rapport_events.topics import ALL_TOPICS
 from rapport_ingest.settings import IngestSettings
+from rapport_profile.console.settings import ConsoleSettings
 from rapport_profile.settings import ProfileSettings
 from rapport_recommender.settings import RecommenderSettings
 
@@ -53,6 +54,14 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
     return names
 
 
+def read_by(service: str) -> set[str]:
+    """Every variable the service's process reads: its settings and, in profile, the console's."""
+    names = env_names(SETTINGS[service])
+    if service == "profile":
+        names |= env_names(ConsoleSettings)
+    return names
+
+
 def service_container(resources: list[Resource], service: str) -> Resource:
     deployment = named(resources, "Deployment", f"rapport-{service}")
     (container,) = pod_spec(deployment)["containers"]
@@ -86,6 +95,15 @@ def test_what_production_must_say_is_set(
     }
     if service in WITH_DATABASE:
         required |= {"DATABASE_URL", "RAPPORT_CONSUMER_GROUP"}
+    if service == "profile":  # the console: one session secret for all replicas, its own key
+        required |= {
+            "RAPPORT_CONSOLE_SESSION_SECRET",
+            "RAPPORT_CONSOLE_INGEST_KEY",
+            "RAPPORT_CONSOLE_RECOMMENDER_URL",
+            "RAPPORT_CONSOLE_INGEST_URL",
+        }
+        assert env["RAPPORT_CONSOLE_RECOMMENDER_URL"] == "http://rapport-recommender:8003"
+        assert env["RAPPORT_CONSOLE_INGEST_URL"] == "http://rapport-ingest:8001"
     assert required - set(env) == set()
     assert env["RAPPORT_HOST"] == "0.0.0.0"
     assert env["RAPPORT_API_KEYS"]["secretKeyRef"]["name"] == "rapport-api-keys"
@@ -105,7 +123,7 @@ def test_every_variable_set_is_one_the_service_reads(
 ) -> None:
     """A misspelt variable is ignored by pydantic-settings without a word: catch it here."""
     env = container_env(built["prod"], service_container(built["prod"], service))
-    unknown = set(env) - env_names(SETTINGS[service]) - COMPOSITION_HELPERS
+    unknown = set(env) - read_by(service) - COMPOSITION_HELPERS
     assert unknown == set()
 
 
