@@ -123,6 +123,9 @@ def test_compose_starts_in_dependency_order() -> None:
         assert service["build"]["args"] == {"SERVICE": name, "PORT": str(port)}
         assert service["read_only"] is True
         assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
+    console = services["profile"]["environment"]
+    assert console["RAPPORT_CONSOLE_RECOMMENDER_URL"] == "http://recommender:8003"
+    assert console["RAPPORT_CONSOLE_INGEST_URL"] == "http://ingest:8001"
     init = (DEPLOY / "compose" / "postgres-init" / "10-databases.sh").read_text()
     for name in WITH_DATABASE:
         assert f"CREATE DATABASE rapport_{name} OWNER rapport_{name};" in init
