@@ -183,5 +183,14 @@ def test_the_builder_stage_installs_one_service_from_the_lock(tmp_path: Path) ->
     assert (site / "rapport_profile/store/migrations/env.py").exists()
     assert list((site / "rapport_profile/store/migrations/versions").glob("0001_*.py"))
     assert not (site / "rapport_profile.pth").exists()  # installed, not linked to the source
+    # Package data (templates, static files, migration scripts) ships inside the wheel.
+    source = ROOT / "services/profile/src"
+    data = [
+        path.relative_to(source)
+        for path in source.rglob("*")
+        if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts
+    ]
+    assert data
+    assert [path for path in data if not (site / path).exists()] == []
     for absent in ("rapport_ingest", "rapport_recommender", "pytest", "mypy", "ruff"):
         assert not (site / absent).exists(), absent
