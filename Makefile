@@ -9,20 +9,24 @@ UV := python3 -m uv
 VENV := .venv/bin
 WITH_INFRA := deploy/local/with-infra.sh
 
-.PHONY: help setup run test lint typecheck unit pytest schema infra-up infra-down
+.PHONY: help setup tools run test lint typecheck unit pytest schema infra-up infra-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup:  ## install uv and the locked dependencies into .venv
+setup:  ## install uv, the locked dependencies into .venv and the test browser (chromium)
 	@python3 -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || \
 		python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --all-packages --quiet
+	@deploy/local/browser.sh
+
+tools: setup  ## pinned kustomize and checkov in .cache/ for the offline deploy checks
+	@deploy/tools/install.sh
 
 run: setup  ## run Kafka, PostgreSQL and the three services; Ctrl-C stops it all
 	@deploy/local/run.sh
 
-test: setup lint typecheck  ## ruff, mypy and every test against real Kafka and PostgreSQL
+test: setup tools lint typecheck  ## ruff, mypy and every test against real Kafka and PostgreSQL
 	@$(WITH_INFRA) $(VENV)/pytest
 
 lint: setup  ## ruff: lint and formatting

@@ -16,6 +16,8 @@ class ApiKeys:
     eraser: str  # profiles:erase
     offers: str  # offers:read
     nothing: str  # a valid key with no useful scope
+    agent: str  # a call-center agent at the console: profiles:read and offers:read
+    console_ingest: str  # the console's own key: events:write on the call_center channel only
 
     def config(self) -> str:
         entries = [
@@ -25,6 +27,8 @@ class ApiKeys:
             ("eraser", self.eraser, [Scope.PROFILES_ERASE, Scope.PROFILES_READ], None),
             ("offers", self.offers, [Scope.OFFERS_READ], None),
             ("nothing", self.nothing, ["metrics:read"], None),
+            ("agent-ada", self.agent, [Scope.PROFILES_READ, Scope.OFFERS_READ], None),
+            ("console", self.console_ingest, [Scope.EVENTS_WRITE], ["call_center"]),
         ]
         return json.dumps(
             [
@@ -39,4 +43,4 @@ class ApiKeys:
 
 
 def make_keys() -> ApiKeys:
-    return ApiKeys(new_key(), new_key(), new_key(), new_key(), new_key(), new_key())
+    return ApiKeys(*(new_key() for _ in range(8)))

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from rapport_events.auth import new_key
 from rapport_events.settings import KafkaSettings
 from rapport_ingest.api.app import build_app as build_ingest
 from rapport_ingest.settings import IngestSettings
 from rapport_profile.api.app import build_app as build_profile
+from rapport_profile.console import ConsoleSettings
 from rapport_profile.settings import ProfileSettings
 from rapport_recommender.api.app import build_app as build_recommender
 from rapport_recommender.settings import RecommenderSettings
@@ -37,17 +39,14 @@ async def stack(
     common = {"api_keys": keys.config(), "kafka": kafka_settings, "log_json": True}
     async with AsyncExitStack() as servers:
         ingest = await servers.enter_async_context(running(build_ingest(IngestSettings(**common))))
-        profile = await servers.enter_async_context(
-            running(
-                build_profile(
-                    ProfileSettings(
-                        **common,
-                        database=database_settings(databases.profile),
-                        consumer_group=f"{kafka_settings.topic_namespace}profile",
-                    )
-                )
+        profile_app = build_profile(
+            ProfileSettings(
+                **common,
+                database=database_settings(databases.profile),
+                consumer_group=f"{kafka_settings.topic_namespace}profile",
             )
         )
+        profile = await servers.enter_async_context(running(profile_app))
         recommender = await servers.enter_async_context(
             running(
                 build_recommender(
@@ -58,5 +57,13 @@ async def stack(
                     )
                 )
             )
+        )
+        # The console (in the profile service) reaches the others over HTTP; its settings are
+        # read on its first request, so they can be given once every URL is known.
+        profile_app.state.console_settings = ConsoleSettings(
+            recommender_url=recommender,
+            ingest_url=ingest,
+            ingest_key=keys.console_ingest,  # type: ignore[arg-type]
+            session_secret=new_key(),  # type: ignore[arg-type]
         )
         yield Stack(ingest, profile, recommender, keys, kafka_settings)

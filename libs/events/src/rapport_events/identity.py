@@ -6,9 +6,9 @@ normalised once, here, and every service compares normalised values only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from enum import StrEnum
-from functools import lru_cache
 from typing import Annotated, Any
 
 import phonenumbers
@@ -28,9 +28,14 @@ class IdentityKind(StrEnum):
     ANONYMOUS_ID = "anonymous_id"
 
 
-# Cached: every consumer re-validates the events it reads, and one customer's address recurs
-# in most of their events; email_validator costs ~0.5 ms a call, most of decoding an event.
-@lru_cache(maxsize=65_536)
+# (kind, attribute name), strongest first: iterating the enum per call showed in profiles.
+_KINDS = tuple((kind, kind.value) for kind in IdentityKind)
+
+
+# Senders repeat the same customers' identifiers event after event; normalising is the
+# costliest step of validating an event (email_validator, phonenumbers), so results are cached.
+# Pure functions of their arguments; failures are not cached (they raise).
+@functools.lru_cache(maxsize=65_536)
 def normalize_email(raw: str) -> str:
     """Lower-case and syntax-check an email address (no DNS look-up: ingest must stay fast)."""
     try:
@@ -40,7 +45,7 @@ def normalize_email(raw: str) -> str:
     return checked.normalized.lower()
 
 
-@lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=65_536)
 def normalize_phone(raw: str, region: str | None = None) -> str:
     """Any common spelling of a phone number to E.164 (`+447700900123`).
 
@@ -92,13 +97,7 @@ class Identity(BaseModel):
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Identity:
-        if (  # attribute checks, not pairs(): this runs for every event decoded
-            self.customer_id is None
-            and self.anonymous_id is None
-            and self.email is None
-            and self.phone is None
-            and self.loyalty_id is None
-        ):
+        if not any(self.pairs()):
             kinds = ", ".join(kind.value for kind in IdentityKind)
             raise ValueError(f"at least one identity field is required ({kinds})")
         return self
@@ -106,9 +105,7 @@ class Identity(BaseModel):
     def pairs(self) -> list[tuple[IdentityKind, str]]:
         """The identifiers present, strongest first."""
         return [
-            (kind, value)
-            for kind in IdentityKind
-            if (value := getattr(self, kind.value)) is not None
+            (kind, value) for kind, name in _KINDS if (value := getattr(self, name)) is not None
         ]
 
     def strongest(self) -> tuple[IdentityKind, str]:

@@ -6,6 +6,9 @@ uses on a laptop, so a developer sets nothing and an operator sets everything ex
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +30,33 @@ class KafkaSettings(BaseSettings):
     compression_type: str | None = "lz4"
     partitions: int = Field(12, description="partitions of topics the services create")
     replication_factor: int = 1
+    # How the clients authenticate: PLAINTEXT locally; SASL_SSL with SCRAM against the Strimzi
+    # cluster in Kubernetes, where each service is a KafkaUser with its own ACLs.
+    security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+    )
+    sasl_mechanism: str | None = Field(None, description="e.g. SCRAM-SHA-512")
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = Field(
+        None, description="CA bundle that signed the brokers' certificates"
+    )
+
+    def client_options(self) -> dict[str, Any]:
+        """Connection options every aiokafka client (producer, consumer, admin) takes."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = ssl.create_default_context(cafile=self.ssl_cafile)
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return options
 
     @property
     def topics(self) -> Topics:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rapport_events.codec import decode_event, encode_event
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import message_key
-from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
+from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher, ensure_topics
 from rapport_events.kafka.consumer import Delivered
 from rapport_events.settings import KafkaSettings
 from support.servers import free_port
@@ -80,10 +80,29 @@ async def committed(settings: KafkaSettings, group: str, topic: str) -> int:
         await consumer.stop()
 
 
-def isolated(kafka_settings: KafkaSettings) -> KafkaSettings:
-    """Settings under a namespace of the test's own, so its topics start empty."""
-    return kafka_settings.model_copy(
+@pytest.fixture
+async def settings(kafka_settings: KafkaSettings) -> KafkaSettings:
+    """Settings under a namespace of the test's own, its topics created and empty."""
+    own = kafka_settings.model_copy(
         update={"topic_namespace": f"{kafka_settings.topic_namespace}{uuid.uuid4().hex[:6]}."}
+    )
+    await ensure_topics(own)
+    return own
+
+
+def loop_over(
+    settings: KafkaSettings,
+    handler: Callable[[Sequence[Delivered[TouchpointEvent]]], Awaitable[None]],
+    publisher: Publisher,
+    group: str | None = None,
+) -> ConsumerLoop[TouchpointEvent]:
+    return ConsumerLoop(
+        settings,
+        group_id=group or f"group-{uuid.uuid4().hex[:6]}",
+        topics=[settings.topics.touchpoints],
+        decode=lambda _topic, value: decode_event(value),
+        handler=handler,
+        dead_letters=publisher,
     )
 
 
@@ -96,11 +115,7 @@ async def run_until(loop: ConsumerLoop[Any], done: asyncio.Event, timeout: float
         await asyncio.wait_for(task, 20)
 
 
-async def test_publish_is_acknowledged_and_keyed(kafka_settings: KafkaSettings) -> None:
-    settings = isolated(kafka_settings)
-    from rapport_events.kafka import ensure_topics
-
-    await ensure_topics(settings)
+async def test_publish_is_acknowledged_and_keyed(settings: KafkaSettings) -> None:
     publisher = Publisher(settings)
     await publisher.start()
     try:
@@ -131,12 +146,8 @@ async def test_a_dead_broker_fails_cleanly_and_fast() -> None:
 
 
 async def test_offsets_are_committed_only_after_the_handler_finished(
-    kafka_settings: KafkaSettings, publisher: Publisher
+    settings: KafkaSettings, publisher: Publisher
 ) -> None:
-    settings = isolated(kafka_settings)
-    from rapport_events.kafka import ensure_topics
-
-    await ensure_topics(settings)
     events = [page_view(n) for n in range(50)]
     await publish(publisher, settings.topics.touchpoints, events)
     group = f"group-{uuid.uuid4().hex[:6]}"
@@ -153,26 +164,15 @@ async def test_offsets_are_committed_only_after_the_handler_finished(
         if len(set(seen)) == len(events):
             done.set()
 
-    loop = ConsumerLoop(
-        settings,
-        group_id=group,
-        topics=[settings.topics.touchpoints],
-        decode=lambda _t, value: decode_event(value),
-        handler=handler,
-        dead_letters=publisher,
-    )
+    loop = loop_over(settings, handler, publisher, group)
     await run_until(loop, done)
     assert sorted(set(seen)) == sorted(event.event_id for event in events)
     assert await committed(settings, group, settings.topics.touchpoints) == len(events)
 
 
 async def test_undecodable_and_rejected_records_go_to_the_dead_letter_topic(
-    kafka_settings: KafkaSettings, publisher: Publisher
+    settings: KafkaSettings, publisher: Publisher
 ) -> None:
-    settings = isolated(kafka_settings)
-    from rapport_events.kafka import ensure_topics
-
-    await ensure_topics(settings)
     good = [page_view(n) for n in range(20)]
     refused = good[7]
     await publish(publisher, settings.topics.touchpoints, good[:10])
@@ -188,14 +188,7 @@ async def test_undecodable_and_rejected_records_go_to_the_dead_letter_topic(
         if len(handled) == len(good) - 1:
             done.set()
 
-    loop = ConsumerLoop(
-        settings,
-        group_id=f"group-{uuid.uuid4().hex[:6]}",
-        topics=[settings.topics.touchpoints],
-        decode=lambda _t, value: decode_event(value),
-        handler=handler,
-        dead_letters=publisher,
-    )
+    loop = loop_over(settings, handler, publisher)
     await run_until(loop, done)
     assert handled == {event.event_id for event in good} - {refused.event_id}
     dead = await read_all(settings, settings.topics.touchpoints_dlq, 2)
@@ -207,12 +200,8 @@ async def test_undecodable_and_rejected_records_go_to_the_dead_letter_topic(
 
 
 async def test_stop_lets_the_batch_in_hand_finish_and_commit(
-    kafka_settings: KafkaSettings, publisher: Publisher
+    settings: KafkaSettings, publisher: Publisher
 ) -> None:
-    settings = isolated(kafka_settings)
-    from rapport_events.kafka import ensure_topics
-
-    await ensure_topics(settings)
     events = [page_view(n) for n in range(30)]
     await publish(publisher, settings.topics.touchpoints, events)
     group = f"group-{uuid.uuid4().hex[:6]}"
@@ -224,15 +213,7 @@ async def test_stop_lets_the_batch_in_hand_finish_and_commit(
         await asyncio.sleep(0.5)  # stop() arrives while the batch is being applied
         finished.append(len(batch))
 
-    loop = ConsumerLoop(
-        settings,
-        group_id=group,
-        topics=[settings.topics.touchpoints],
-        decode=lambda _t, value: decode_event(value),
-        handler=slow_handler,
-        dead_letters=publisher,
-        max_batch=1000,
-    )
+    loop = loop_over(settings, slow_handler, publisher, group)
     task = asyncio.create_task(loop.run())
     await asyncio.wait_for(in_handler.wait(), 20)
     loop.stop()

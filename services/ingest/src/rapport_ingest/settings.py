@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from rapport_events.settings import ServiceSettings
+from rapport_ingest.domain.admission import TimeWindow
 
 
 class IngestSettings(ServiceSettings):
@@ -18,3 +21,17 @@ class IngestSettings(ServiceSettings):
     )
     retry_after_seconds: int = Field(5, description="Retry-After sent with a 503")
     cors_origins: list[str] = Field(default_factory=list, description="browser storefronts")
+    recent_ids: int = Field(
+        50_000,
+        description=(
+            "event ids remembered to answer a re-post without publishing it again (0: off); "
+            "an optimisation only, the consumers dedupe by event_id"
+        ),
+    )
+
+    @property
+    def time_window(self) -> TimeWindow:
+        return TimeWindow(
+            max_age=timedelta(days=self.max_event_age_days),
+            max_ahead=timedelta(minutes=self.max_clock_ahead_minutes),
+        )

@@ -17,7 +17,7 @@ async def ensure_topics(settings: KafkaSettings, names: tuple[str, ...] | None =
     stacks and tests, where the broker does not auto-create topics.
     """
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.client_id}-admin"
+        **settings.client_options(), client_id=f"{settings.client_id}-admin"
     )
     await admin.start()
     try:

@@ -119,7 +119,7 @@ class ConsumerLoop(Generic[T]):
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
             *self._topics,
-            bootstrap_servers=self._settings.bootstrap_servers,
+            **self._settings.client_options(),
             client_id=f"{self._settings.client_id}-{self._group_id}",
             group_id=self._group_id,
             enable_auto_commit=False,

@@ -33,7 +33,7 @@ class Publisher:
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.bootstrap_servers,
+            **self._settings.client_options(),
             client_id=self._settings.client_id,
             acks="all",
             enable_idempotence=True,

@@ -1,54 +1,29 @@
-"""`POST /v1/events`: one touchpoint event, answered 202 once Kafka has acknowledged it."""
+"""`POST /v1/events` and `POST /v1/events/batch`: answered 202 once Kafka has acknowledged."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Depends, Request, Response, status
 
-from rapport_events.auth import Principal, Scope, require_scope
-from rapport_events.codec import encode_event
-from rapport_events.envelope import EVENT_ADAPTER, now_utc, validation_problems
-from rapport_events.identity import message_key
-from rapport_events.kafka import BrokerUnavailable, Publisher
-from rapport_ingest.domain import Inadmissible, TimeWindow, admit
+from rapport_events.kafka import BrokerUnavailable
+from rapport_ingest.api.answers import (
+    Accepted,
+    BatchAnswer,
+    Writer,
+    error_responses,
+    intake,
+    list_answer,
+    settings,
+    unavailable,
+)
+from rapport_ingest.api.body import JSON, read_body, refuse
+from rapport_ingest.domain.admission import Refused
+from rapport_ingest.handlers import Intake
 from rapport_ingest.settings import IngestSettings
 
 router = APIRouter(prefix="/v1", tags=["events"])
-
-
-class Accepted(BaseModel):
-    event_id: uuid.UUID
-    status: str = "accepted"
-
-
-def _problem(status_code: int, message: str, problems: list[dict[str, str]] | None = None) -> Any:
-    detail: dict[str, Any] = {"message": message}
-    if problems:
-        detail["problems"] = problems
-    return HTTPException(status_code, detail=detail)
-
-
-async def _json_body(request: Request, limit: int) -> Any:
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise _problem(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            "send the event as Content-Type: application/json",
-        )
-    body = await request.body()
-    if len(body) > limit:
-        raise _problem(status.HTTP_413_CONTENT_TOO_LARGE, f"an event may be at most {limit} bytes")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise _problem(
-            status.HTTP_400_BAD_REQUEST, f"the body is not valid JSON: {error}"
-        ) from None
 
 
 @router.post(
@@ -56,50 +31,60 @@ async def _json_body(request: Request, limit: int) -> Any:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     summary="Post one touchpoint event",
-    responses={
-        400: {"description": "malformed JSON"},
-        401: {"description": "missing or unknown API key"},
-        403: {"description": "the key lacks events:write, or may not write this channel"},
-        413: {"description": "the event is larger than 32 KB"},
-        415: {"description": "not application/json"},
-        422: {"description": "the event is not valid; `problems` names each field"},
-        503: {"description": "Kafka is unreachable; retry after `Retry-After` seconds"},
-    },
+    description=(
+        "Answered 202 once Kafka has acknowledged the event (acks=all). Re-posting the same "
+        "`event_id` is safe: it is answered 202 again and counted once downstream."
+    ),
+    responses=error_responses(400, 401, 403, 413, 415, 422, 503),
+    openapi_extra={"x-rapport-body": "event"},
 )
 async def post_event(
     request: Request,
-    principal: Annotated[Principal, Depends(require_scope(Scope.EVENTS_WRITE))],
-) -> Accepted:
-    settings: IngestSettings = request.app.state.settings
-    publisher: Publisher = request.app.state.publisher
-    data = await _json_body(request, settings.max_event_bytes)
+    principal: Writer,
+    use_case: Annotated[Intake, Depends(intake)],
+    config: Annotated[IngestSettings, Depends(settings)],
+) -> Response:
+    raw = await read_body(request, config.max_event_bytes, "32 KB per event")
     try:
-        event = EVENT_ADAPTER.validate_python(data, context={"phone_region": settings.phone_region})
-    except ValidationError as error:
-        raise _problem(422, "the event is not valid", validation_problems(error)) from None
-    if not principal.may_write_channel(event.channel):
-        raise _problem(403, f"this API key may not write events on the {event.channel} channel")
-    window = TimeWindow(
-        max_age=timedelta(days=settings.max_event_age_days),
-        max_ahead=timedelta(minutes=settings.max_clock_ahead_minutes),
-    )
-    try:
-        event = admit(event, now_utc(), window)
-    except Inadmissible as error:
-        raise _problem(
-            422, "the event is not valid", [{"field": error.field, "reason": error.reason}]
-        ) from None
-    try:
-        await publisher.publish(
-            settings.kafka.topics.touchpoints,
-            encode_event(event),
-            key=message_key(event.identity),
-            headers=[("event-type", event.type.encode()), ("source", principal.name.encode())],
-        )
+        event_id = await use_case.accept_one(raw, principal)
+    except Refused as refused:
+        refuse(refused)
     except BrokerUnavailable:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail={"message": "the event store is unavailable; nothing was accepted, retry"},
-            headers={"Retry-After": str(settings.retry_after_seconds)},
-        ) from None
-    return Accepted(event_id=event.event_id)
+        raise unavailable(config.retry_after_seconds) from None
+    return Response(
+        orjson.dumps({"event_id": str(event_id), "status": "accepted"}),
+        status_code=status.HTTP_202_ACCEPTED,
+        media_type=JSON,
+    )
+
+
+@router.post(
+    "/events/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BatchAnswer,
+    summary="Post up to 500 touchpoint events at once",
+    description=(
+        "Valid events are published together and answered 202 once Kafka has acknowledged all "
+        "of them; invalid ones are listed in `rejected` with their index, field and reason. "
+        "422 when none was accepted. An event on a channel the key may not write is rejected "
+        "like an invalid one (the others still go through). An event over 32 KB is rejected "
+        "the same way; a body over 512 KB or with more than 500 events is refused whole (413)."
+    ),
+    responses={
+        422: {"model": BatchAnswer, "description": "no event was valid"},
+        **error_responses(400, 401, 403, 413, 415, 503),
+    },
+    openapi_extra={"x-rapport-body": "batch"},
+)
+async def post_batch(
+    request: Request,
+    principal: Writer,
+    use_case: Annotated[Intake, Depends(intake)],
+    config: Annotated[IngestSettings, Depends(settings)],
+) -> Response:
+    return await list_answer(
+        request,
+        config,
+        key="events",
+        accept=lambda items: use_case.accept_many(items, principal),
+    )

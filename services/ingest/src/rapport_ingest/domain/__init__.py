@@ -1,0 +1,1 @@
+"""Intake rules as pure functions and dataclasses: no HTTP, no Kafka."""
