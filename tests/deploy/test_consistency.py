@@ -334,10 +334,9 @@ def test_the_replay_job_is_the_profile_service_on_demand(
     assert "--from-beginning" in usage
 
 
-# Kafka clients built without the settings' connection options: PLAINTEXT only, so they fail
-# against the cluster's SASL_SSL listener. Known, reported to the profile service; remove the
-# entry once fixed (the test then fails until it is removed, so the list stays true).
-KNOWN_PLAINTEXT_ONLY = {"services/profile/src/rapport_profile/consumer.py"}
+# Kafka clients built without the settings' connection options speak PLAINTEXT only and fail
+# against the cluster's SASL_SSL listener: there must be none.
+KNOWN_PLAINTEXT_ONLY: set[str] = set()
 
 
 def test_every_kafka_client_takes_the_connection_options() -> None:

@@ -38,7 +38,7 @@ def build_consumer(
 
 async def topic_size(settings: KafkaSettings, topic: str) -> int:
     """Records currently held in a topic (end minus beginning offsets, all partitions)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    consumer = AIOKafkaConsumer(**settings.client_options())
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
