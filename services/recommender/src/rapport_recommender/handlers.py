@@ -36,6 +36,7 @@ from rapport_recommender.store import queries
 
 log = get_logger(__name__)
 POPULAR_CANDIDATES = 50
+CONTACT_WINDOW_DAYS = 7  # the contact cap counts offers presented in the last week
 
 
 async def fold(
@@ -199,7 +200,8 @@ async def offers_for_many(
     }
     every_subject = sorted({h for hs in subjects.values() for h in hs})
     rows = await queries.customer_rows(conn, every_subject)
-    presented = await queries.contacts_since(conn, every_subject, now - timedelta(days=7))
+    since = now - timedelta(days=CONTACT_WINDOW_DAYS)
+    presented = await queries.contacts_since(conn, every_subject, since)
     card_rows = await queries.cards_of(conn, live)
     states = {
         s: _state([rows.get(h, {}) for h in hs], [p for h in hs for p in presented.get(h, ())])
@@ -275,6 +277,7 @@ def _state(
                 r["declines"],
                 r["last_declined_at"],
                 r["units"],
+                r["orders"],
             )
             for r in rows.get("items", [])
         ],
@@ -329,6 +332,13 @@ async def _refresh_best(
             {"profile_id": survivor, "signature": signature, "offer": offer_json(survivor, best)}
         )
     await queries.set_best(conn, changed)
+
+
+async def forget_old_contacts(db: Database, now: datetime | None = None) -> None:
+    """Contacts only count within the weekly cap's window: older rows are dead weight."""
+    since = (now or now_utc()) - timedelta(days=CONTACT_WINDOW_DAYS + 1)
+    async with db.transaction() as conn:
+        await queries.forget_contacts_before(conn, since)
 
 
 async def publish_changed_offers(db: Database, publisher: Publisher, topic: str) -> int:

@@ -42,6 +42,7 @@ class ItemState:
     declines: int = 0
     last_declined_at: datetime | None = None
     units: int = 0  # bought over all time
+    orders: int = 0  # orders that held it
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ def merge_items(items: Sequence[ItemState]) -> list[ItemState]:
             held.declines + item.declines,
             _later(held.last_declined_at, item.last_declined_at),
             held.units + item.units,
+            held.orders + item.orders,
         )
     return list(merged.values())
 
@@ -95,7 +97,13 @@ def history_of(items: Sequence[ItemState]) -> list[HistoryItem]:
     for item in items:
         if item.last_bought_at is not None:
             history.append(
-                HistoryItem(item.sku, Touch.BOUGHT, item.last_bought_at, max(1, item.units))
+                HistoryItem(
+                    item.sku,
+                    Touch.BOUGHT,
+                    item.last_bought_at,
+                    max(1, item.units),
+                    max(1, item.orders),
+                )
             )
         elif item.last_viewed_at is not None:
             history.append(HistoryItem(item.sku, Touch.VIEWED, item.last_viewed_at))

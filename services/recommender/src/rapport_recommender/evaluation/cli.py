@@ -75,6 +75,7 @@ class Memory:
                 continue
             held.last_bought_at = _later(held.last_bought_at, d.last_bought_at)
             held.units += d.units
+            held.orders += d.orders
             held.returned_at = _later(held.returned_at, d.returned_at)
         for sku, s in update.items.items():
             row = self.stats.setdefault(sku, [None, 0, 0, 0, 0.0])
@@ -186,7 +187,14 @@ def score(
 
     def item_states(subject: str) -> list[ItemState]:
         return [
-            ItemState(sku, d.last_bought_at, d.last_viewed_at, d.returned_at, units=d.units)
+            ItemState(
+                sku,
+                d.last_bought_at,
+                d.last_viewed_at,
+                d.returned_at,
+                units=d.units,
+                orders=d.orders,
+            )
             for sku, d in memory.items.get(subject, {}).items()
         ]
 

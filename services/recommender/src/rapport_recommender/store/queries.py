@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Text
@@ -90,11 +90,25 @@ def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
     return sorted(rows, key=lambda row: tuple(row[key] for key in keys))
 
 
+def _unnest(table: Table, values: Sequence[Row]) -> Any:
+    """`INSERT … SELECT unnest(:a), unnest(:b) …`: one array parameter per column, however
+    many rows (a multi-row VALUES of 100k rows costs seconds just to compile)."""
+    names = list(values[0])
+    columns = [table.c[name] for name in names]
+    arrays = [
+        func.unnest(
+            bindparam(f"v_{name}", value=[row[name] for row in values], type_=ARRAY(column.type))
+        ).label(name)
+        for name, column in zip(names, columns, strict=True)
+    ]
+    return insert(table).from_select(names, select(*arrays))
+
+
 async def upsert_customer_items(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject", "sku")
     if not values:
         return
-    stmt = insert(customer_items).values(values)
+    stmt = _unnest(customer_items, values)
     new = stmt.excluded
     old = customer_items.c
     await conn.execute(
@@ -103,6 +117,7 @@ async def upsert_customer_items(conn: AsyncConnection, rows: Iterable[Row]) -> N
             set_={
                 "last_bought_at": func.greatest(old.last_bought_at, new.last_bought_at),
                 "units": old.units + new.units,
+                "orders": old.orders + new.orders,
                 "last_viewed_at": func.greatest(old.last_viewed_at, new.last_viewed_at),
                 "returned_at": func.greatest(old.returned_at, new.returned_at),
                 "declines": old.declines + new.declines,
@@ -186,7 +201,7 @@ async def add_item_stats(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "sku")
     if not values:
         return
-    stmt = insert(items).values(values)
+    stmt = _unnest(items, values)
     new, old = stmt.excluded, items.c
     await conn.execute(
         stmt.on_conflict_do_update(
@@ -206,7 +221,7 @@ async def add_country_units(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "country", "sku")
     if not values:
         return
-    stmt = insert(item_countries).values(values)
+    stmt = _unnest(item_countries, values)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[item_countries.c.country, item_countries.c.sku],
@@ -217,16 +232,15 @@ async def add_country_units(conn: AsyncConnection, rows: Iterable[Row]) -> None:
 
 async def add_pairs(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "kind", "a", "b")
-    # Thousands of pairs per batch: insert in chunks (PostgreSQL caps bind parameters).
-    for start in range(0, len(values), 5000):
-        chunk = values[start : start + 5000]
-        stmt = insert(item_pairs).values(chunk)
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[item_pairs.c.kind, item_pairs.c.a, item_pairs.c.b],
-                set_={"together": item_pairs.c.together + stmt.excluded.together},
-            )
+    if not values:
+        return
+    stmt = _unnest(item_pairs, values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[item_pairs.c.kind, item_pairs.c.a, item_pairs.c.b],
+            set_={"together": item_pairs.c.together + stmt.excluded.together},
         )
+    )
 
 
 async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
