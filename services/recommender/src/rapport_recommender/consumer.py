@@ -3,6 +3,7 @@ in one transaction per batch; offsets commit after it, changed best offers go ou
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rapport_events.changes import ProfileChange, decode_change
@@ -11,10 +12,11 @@ from rapport_events.db import Database, is_transient
 from rapport_events.envelope import TouchpointEvent
 from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
 from rapport_events.kafka.consumer import Delivered
-from rapport_recommender.handlers import fold, publish_changed_offers
+from rapport_recommender.handlers import fold, forget_old_contacts, publish_changed_offers
 from rapport_recommender.settings import RecommenderSettings
 
 Message = TouchpointEvent | ProfileChange
+FORGET_CONTACTS_EVERY_SECONDS = 600.0
 
 
 def build_consumer(
@@ -27,12 +29,17 @@ def build_consumer(
             return decode_change(value)
         return decode_event(value)
 
+    forgotten_at = [time.monotonic()]
+
     async def handle(batch: Sequence[Delivered[Message]]) -> None:
         events = [item.value for item in batch if item.topic == topics.touchpoints]
         changes = [item.value for item in batch if item.topic == topics.profile_changes]
         await fold(db, settings, events, changes)  # type: ignore[arg-type]
         # The outbox keeps what fails here for the next batch (or the next instance).
         await publish_changed_offers(db, publisher, topics.offers)
+        if time.monotonic() - forgotten_at[0] > FORGET_CONTACTS_EVERY_SECONDS:
+            await forget_old_contacts(db)
+            forgotten_at[0] = time.monotonic()
 
     return ConsumerLoop(
         settings.kafka,

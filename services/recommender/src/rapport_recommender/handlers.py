@@ -27,7 +27,7 @@ from rapport_recommender.domain.customer import (
     merge_items,
     next_best_offers,
 )
-from rapport_recommender.domain.facts import facts_of, subject_of
+from rapport_recommender.domain.facts import Touch, facts_of, subject_of
 from rapport_recommender.domain.fold import BatchUpdate, fold_batch
 from rapport_recommender.domain.offers import Kind, Offer
 from rapport_recommender.domain.rules import ConsentEntry
@@ -36,6 +36,7 @@ from rapport_recommender.store import queries
 
 log = get_logger(__name__)
 POPULAR_CANDIDATES = 50
+CONTACT_WINDOW_DAYS = 7  # the contact cap counts offers presented in the last week
 
 
 async def fold(
@@ -171,49 +172,97 @@ async def offers_for(
     now: datetime | None = None,
 ) -> tuple[uuid.UUID, list[Offer]]:
     """The ranked offers of a customer, by any of their profile ids (merged-away ones too)."""
+    survivor_of, ranked = await offers_for_many(conn, settings, [profile_id], now)
+    survivor = survivor_of[profile_id]
+    return survivor, ranked.get(survivor, [])
+
+
+async def offers_for_many(
+    conn: AsyncConnection,
+    settings: RecommenderSettings,
+    profile_ids: Sequence[uuid.UUID],
+    now: datetime | None = None,
+) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, list[Offer]]]:
+    """(requested id → survivor, survivor → ranked offers), reading each table once for all
+    the customers (a fold re-ranks hundreds at a time); erased customers get none."""
     now = now or now_utc()
-    survivor = await queries.survivor_of(conn, profile_id)
-    ids = await queries.family(conn, survivor)
-    if await queries.is_erased(conn, ids):
-        return survivor, []
-    subjects = await queries.subjects_of(conn, ids)
-    rows = await queries.customer_rows(conn, subjects) if subjects else {}
-    card_row = await queries.card(conn, survivor)
-    state = _state(rows, await queries.contacts_since(conn, subjects, now - timedelta(days=7)))
     params = settings.scoring()
-    history = history_of(merge_items(state.items))[: params.max_history]
-    bought = [h.sku for h in history if h.touch.value == "bought"]
-    viewed = [h.sku for h in history if h.touch.value == "viewed"]
-    anchors = await queries.anchors(conn, "bought", bought, params.neighbours)
-    anchors.update(await queries.anchors(conn, "viewed", viewed, params.neighbours))
-    country = state.country or (card_row["country"] if card_row else None)
-    overall, local, trending = await queries.popular(conn, country, POPULAR_CANDIDATES)
-    card = Card(
-        value_tier=card_row["value_tier"] if card_row else None,
-        lifecycle_stage=card_row["lifecycle_stage"] if card_row else None,
-        marketing_consent=card_row["marketing_consent"] if card_row else {},
-        country=country,
+    survivor_of, members = await queries.identities(conn, profile_ids)
+    every_id = {pid for ids in members.values() for pid in ids}
+    erased = await queries.erased_among(conn, every_id)
+    live = {s: ids for s, ids in members.items() if not ids & erased}
+    subjects_by_profile = await queries.subjects_by_profile(
+        conn, {pid for ids in live.values() for pid in ids}
     )
-    arms = await queries.posteriors(conn, segment_of(card.value_tier, card.lifecycle_stage))
-    posteriors: dict[Kind, Posterior] = {
-        Kind(kind): posterior
-        for kind, posterior in arms.items()
-        if kind in Kind.__members__.values()
+    subjects = {
+        s: sorted({h for pid in ids for h in subjects_by_profile.get(pid, ())})
+        for s, ids in live.items()
     }
-    wanted = {h.sku for h in history} | set(overall) | set(local) | set(trending)
-    wanted |= {n.sku for a in anchors.values() for n in a.neighbours}
-    if state.cart:
-        wanted |= set(state.cart[0])
-    market = Market(anchors, overall, local, trending, await queries.names(conn, wanted))
-    offers = next_best_offers(
-        state, card, market, posteriors, now, params, settings.policy(), salt=str(survivor)
+    every_subject = sorted({h for hs in subjects.values() for h in hs})
+    rows = await queries.customer_rows(conn, every_subject)
+    since = now - timedelta(days=CONTACT_WINDOW_DAYS)
+    presented = await queries.contacts_since(conn, every_subject, since)
+    card_rows = await queries.cards_of(conn, live)
+    states = {
+        s: _state([rows.get(h, {}) for h in hs], [p for h in hs for p in presented.get(h, ())])
+        for s, hs in subjects.items()
+    }
+    histories = {
+        s: history_of(merge_items(state.items))[: params.max_history] for s, state in states.items()
+    }
+    bought = {h.sku for hs in histories.values() for h in hs if h.touch is Touch.BOUGHT}
+    viewed = {h.sku for hs in histories.values() for h in hs if h.touch is Touch.VIEWED}
+    bought_anchors = await queries.anchors(conn, "bought", sorted(bought), params.neighbours)
+    viewed_anchors = await queries.anchors(conn, "viewed", sorted(viewed), params.neighbours)
+    cards = {s: _card(card_rows.get(s), states[s].country) for s in live}
+    overall, local, trending = await queries.popular(
+        conn, {c.country for c in cards.values() if c.country}, POPULAR_CANDIDATES
     )
-    return survivor, offers
+    segments = {s: segment_of(c.value_tier, c.lifecycle_stage) for s, c in cards.items()}
+    arms = await queries.posteriors(conn, set(segments.values()))
+    wanted = bought | viewed | set(overall) | set(trending)
+    wanted |= {sku for top in local.values() for sku in top}
+    for anchors in (bought_anchors, viewed_anchors):
+        wanted |= {n.sku for a in anchors.values() for n in a.neighbours}
+    wanted |= {sku for state in states.values() if state.cart for sku in state.cart[0]}
+    names = await queries.names(conn, wanted)
+    ranked: dict[uuid.UUID, list[Offer]] = {}
+    for survivor, state in states.items():
+        history = histories[survivor]
+        anchors = {
+            h.sku: a
+            for h in history
+            if (a := (bought_anchors if h.touch is Touch.BOUGHT else viewed_anchors).get(h.sku))
+        }
+        card = cards[survivor]
+        posteriors: dict[Kind, Posterior] = {
+            Kind(kind): posterior
+            for kind, posterior in arms.get(segments[survivor], {}).items()
+            if kind in Kind.__members__.values()
+        }
+        market = Market(anchors, overall, local.get(card.country or "", {}), trending, names)
+        ranked[survivor] = next_best_offers(
+            state, card, market, posteriors, now, params, settings.policy(), salt=str(survivor)
+        )
+    return survivor_of, ranked
+
+
+def _card(row: dict[str, Any] | None, seen_country: str | None) -> Card:
+    return Card(
+        value_tier=row["value_tier"] if row else None,
+        lifecycle_stage=row["lifecycle_stage"] if row else None,
+        marketing_consent=row["marketing_consent"] if row else {},
+        country=seen_country or (row["country"] if row else None),
+    )
 
 
 def _state(
-    rows: dict[str, list[dict[str, Any]]], presented: list[tuple[str, datetime]]
+    by_subject: Sequence[dict[str, list[dict[str, Any]]]], presented: list[tuple[str, datetime]]
 ) -> CustomerState:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for tables in by_subject:
+        for name, found in tables.items():
+            rows.setdefault(name, []).extend(found)
     customers = rows.get("customers", [])
     carts = sorted(rows.get("carts", []), key=lambda r: r["updated_at"])
     order_times = [r["last_order_at"] for r in customers if r["last_order_at"]]
@@ -227,6 +276,8 @@ def _state(
                 r["returned_at"],
                 r["declines"],
                 r["last_declined_at"],
+                r["units"],
+                r["orders"],
             )
             for r in rows.get("items", [])
         ],
@@ -267,9 +318,10 @@ async def _refresh_best(
     if not profile_ids:
         return
     held = await queries.best_signatures(conn, profile_ids)
+    survivor_of, ranked = await offers_for_many(conn, settings, profile_ids)
     changed = []
-    for profile_id in profile_ids:
-        survivor, offers = await offers_for(conn, settings, profile_id)
+    for survivor in sorted(set(survivor_of.values())):
+        offers = ranked.get(survivor, [])
         best = offers[0] if offers else None
         signature = best.signature if best else None
         if survivor in held and held[survivor] == signature:
@@ -279,8 +331,14 @@ async def _refresh_best(
         changed.append(
             {"profile_id": survivor, "signature": signature, "offer": offer_json(survivor, best)}
         )
-        held[survivor] = signature
     await queries.set_best(conn, changed)
+
+
+async def forget_old_contacts(db: Database, now: datetime | None = None) -> None:
+    """Contacts only count within the weekly cap's window: older rows are dead weight."""
+    since = (now or now_utc()) - timedelta(days=CONTACT_WINDOW_DAYS + 1)
+    async with db.transaction() as conn:
+        await queries.forget_contacts_before(conn, since)
 
 
 async def publish_changed_offers(db: Database, publisher: Publisher, topic: str) -> int:

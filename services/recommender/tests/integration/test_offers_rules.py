@@ -15,7 +15,7 @@ from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import IdentityKind, identifier_hash
 from rapport_recommender.domain.offers import Offer
-from rapport_recommender.handlers import fold, offers_for
+from rapport_recommender.handlers import fold, forget_old_contacts, offers_for
 from rapport_recommender.settings import RecommenderSettings
 
 NOW = datetime.now(UTC)
@@ -325,3 +325,19 @@ async def test_merge_uses_both_histories_and_erasure_survives_replay(fresh_db: D
         )
     assert left == 0
     assert await ranked(fresh_db, web_pid) == []
+
+
+async def test_contacts_older_than_the_cap_window_are_forgotten(fresh_db: Database) -> None:
+    email, _ = new_customer()
+    offer = {"offer_id": f"off-{tag()}", "kind": "product", "channel": "email"}
+    old = event(email, "offer_presented", offer, ago=timedelta(days=30), channel="email")
+    recent = event(email, "offer_presented", offer, ago=timedelta(days=1), channel="email")
+    await fold(fresh_db, SETTINGS, [old, recent], [])
+    subject = identifier_hash(IdentityKind.EMAIL, email)
+    query = text("SELECT event_id FROM contacts WHERE subject = :s")
+    async with fresh_db.connection() as conn:
+        assert len((await conn.execute(query, {"s": subject})).all()) == 2
+    await forget_old_contacts(fresh_db)
+    async with fresh_db.connection() as conn:
+        kept = (await conn.execute(query, {"s": subject})).scalars().all()
+    assert kept == [recent.event_id]

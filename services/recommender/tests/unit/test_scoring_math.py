@@ -88,3 +88,19 @@ def test_ranking_metrics() -> None:
     assert precision(["a", "b"], {"a", "b"}, k=10) == 0.2
     assert math.isclose(ndcg(["x", "a"], {"a"}), 1 / math.log2(3))
     assert ndcg(["a", "b"], {"a", "b"}) == 1.0
+
+
+def test_buy_again_prefers_lines_restocked_often_and_waits_two_weeks() -> None:
+    params = ScoringParams()
+    history = [
+        HistoryItem("ONCE", Touch.BOUGHT, NOW - timedelta(days=40), units=100, orders=1),
+        HistoryItem("OFTEN", Touch.BOUGHT, NOW - timedelta(days=40), units=10, orders=4),
+    ]
+    ranked = product_scores(history, {}, {}, set(), NOW, params)
+    assert [r.sku for r in ranked] == ["OFTEN", "ONCE"]
+    assert ranked[0].because == history[1]
+    records = [
+        ItemRecord("LAST_WEEK", last_bought_at=NOW - timedelta(days=5)),
+        ItemRecord("THREE_WEEKS", last_bought_at=NOW - timedelta(days=21)),
+    ]
+    assert excluded_items(records, NOW, params.recent_purchase_days, 90) == {"LAST_WEEK"}

@@ -41,6 +41,8 @@ class ItemState:
     returned_at: datetime | None = None
     declines: int = 0
     last_declined_at: datetime | None = None
+    units: int = 0  # bought over all time
+    orders: int = 0  # orders that held it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ def merge_items(items: Sequence[ItemState]) -> list[ItemState]:
             _later(held.returned_at, item.returned_at),
             held.declines + item.declines,
             _later(held.last_declined_at, item.last_declined_at),
+            held.units + item.units,
+            held.orders + item.orders,
         )
     return list(merged.values())
 
@@ -92,7 +96,15 @@ def history_of(items: Sequence[ItemState]) -> list[HistoryItem]:
     history = []
     for item in items:
         if item.last_bought_at is not None:
-            history.append(HistoryItem(item.sku, Touch.BOUGHT, item.last_bought_at))
+            history.append(
+                HistoryItem(
+                    item.sku,
+                    Touch.BOUGHT,
+                    item.last_bought_at,
+                    max(1, item.units),
+                    max(1, item.orders),
+                )
+            )
         elif item.last_viewed_at is not None:
             history.append(HistoryItem(item.sku, Touch.VIEWED, item.last_viewed_at))
     history.sort(key=lambda h: (h.at, h.sku), reverse=True)
@@ -162,7 +174,7 @@ def next_best_offers(
     products = product_scores(
         history_of(items),
         market.anchors,
-        popularity_blend(market.overall, market.country, market.trending),
+        popularity_blend(market.overall, market.country, market.trending, params),
         excluded,
         now,
         params,

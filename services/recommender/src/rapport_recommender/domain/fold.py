@@ -33,6 +33,7 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
 class ItemDelta:
     last_bought_at: datetime | None = None
     units: int = 0
+    orders: int = 0  # orders (or store purchases) that held the item
     last_viewed_at: datetime | None = None
     returned_at: datetime | None = None
     declines: int = 0
@@ -138,6 +139,7 @@ def _fold_touches(
         if touch.touch is Touch.BOUGHT:
             delta.last_bought_at = _later(delta.last_bought_at, touch.at)
             delta.units += touch.quantity
+            delta.orders += 1
             stats.units += touch.quantity
             stats.trend += touch.quantity * trend_weight(
                 touch.at, trend_epoch, params.trend_half_life_days

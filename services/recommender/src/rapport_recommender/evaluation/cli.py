@@ -13,6 +13,7 @@ import argparse
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class Memory:
                 continue
             held.last_bought_at = _later(held.last_bought_at, d.last_bought_at)
             held.units += d.units
+            held.orders += d.orders
             held.returned_at = _later(held.returned_at, d.returned_at)
         for sku, s in update.items.items():
             row = self.stats.setdefault(sku, [None, 0, 0, 0, 0.0])
@@ -114,21 +116,46 @@ def _top(values: dict[str, float], n: int) -> dict[str, float]:
     return dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
-def evaluate(  # noqa: PLR0915 - one script: load, fold, fit, rank, print
-    path: Path, split: datetime, out: Path | None, console: Console
+@dataclass
+class Prepared:
+    """Everything folded before the split and what customers bought after it."""
+
+    split: datetime
+    until: datetime | None
+    memory: Memory
+    truth: dict[str, set[str]]
+    events_before: int
+
+
+def prepare(
+    events: Sequence[TouchpointEvent],
+    split: datetime,
+    until: datetime | None,
+    params: ScoringParams,
+) -> Prepared:
+    before = [e for e in events if e.effective_time < split]
+    after = [
+        e
+        for e in events
+        if e.effective_time >= split
+        and (until is None or e.effective_time < until)
+        and e.type == "order_completed"
+    ]
+    memory = fold_all(before, params)
+    truth: dict[str, set[str]] = defaultdict(set)
+    for event in after:
+        truth[subject_of(event)].update(i.sku for i in event.properties.items)  # type: ignore[attr-defined]
+    return Prepared(split, until, memory, dict(truth), len(before))
+
+
+def score(
+    prepared: Prepared, params: ScoringParams, policy: Policy, *, quiet: bool = False
 ) -> dict[str, Any]:
     import numpy as np  # noqa: PLC0415 - the eval extra only
     from implicit.nearest_neighbours import CosineRecommender  # type: ignore[import-untyped]  # noqa: PLC0415
     from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # noqa: PLC0415
 
-    params, policy = ScoringParams(), Policy()
-    events = load(path)
-    before = [e for e in events if e.effective_time < split]
-    after = [e for e in events if e.effective_time >= split and e.type == "order_completed"]
-    memory = fold_all(before, params)
-    truth: dict[str, set[str]] = defaultdict(set)
-    for event in after:
-        truth[subject_of(event)].update(i.sku for i in event.properties.items)  # type: ignore[attr-defined]
+    memory, truth, split = prepared.memory, prepared.truth, prepared.split
     catalogue = sorted(memory.stats)
     neighbours = {
         a: [Neighbour(b, n, memory.stats[b][1]) for b, n in counts.most_common(params.neighbours)]
@@ -158,14 +185,21 @@ def evaluate(  # noqa: PLR0915 - one script: load, fold, fit, rank, print
     knn = CosineRecommender()
     knn.fit(matrix, show_progress=False)
 
+    def item_states(subject: str) -> list[ItemState]:
+        return [
+            ItemState(
+                sku,
+                d.last_bought_at,
+                d.last_viewed_at,
+                d.returned_at,
+                units=d.units,
+                orders=d.orders,
+            )
+            for sku, d in memory.items.get(subject, {}).items()
+        ]
+
     def ours(subject: str, excluded: set[str]) -> list[str]:
-        state = CustomerState(
-            items=[
-                ItemState(sku, d.last_bought_at, d.last_viewed_at, d.returned_at)
-                for sku, d in memory.items.get(subject, {}).items()
-            ],
-            country=memory.country.get(subject),
-        )
+        state = CustomerState(items=item_states(subject), country=memory.country.get(subject))
         market = Market(anchors, overall, by_country.get(state.country or "", {}), trending, names)
         offers = next_best_offers(state, Card(), market, {}, split, params, policy, salt=subject)
         return [o.items[0] for o in offers if o.kind is Kind.PRODUCT][:K]
@@ -196,12 +230,8 @@ def evaluate(  # noqa: PLR0915 - one script: load, fold, fit, rank, print
     sums = {name: [0.0, 0.0, 0.0] for name in systems}
     shown: dict[str, set[str]] = {name: set() for name in systems}
     customers = sorted(truth)
-    for subject in track(customers, description="ranking and scoring"):
-        items = [
-            ItemState(sku, d.last_bought_at, None, d.returned_at)
-            for sku, d in memory.items.get(subject, {}).items()
-        ]
-        excluded = excluded_of(items, split, params, policy)
+    for subject in track(customers, description="ranking and scoring", disable=quiet):
+        excluded = excluded_of(item_states(subject), split, params, policy)
         wanted = truth[subject]
         for name, system in systems.items():
             ranked = system(subject, excluded)
@@ -210,11 +240,13 @@ def evaluate(  # noqa: PLR0915 - one script: load, fold, fit, rank, print
             sums[name][1] += ndcg(ranked, wanted, K)
             sums[name][2] += precision(ranked, wanted, K)
     n = len(customers)
-    result: dict[str, Any] = {
+    return {
         "split_date": split.date().isoformat(),
+        "until": prepared.until.date().isoformat() if prepared.until else "end of data",
         "customers": n,
         "catalogue": len(catalogue),
-        "events_before_split": len(before),
+        "events_before_split": prepared.events_before,
+        "params": asdict(params),
         "systems": {
             name: {
                 "hr@10": round(s[0] / n, 4),
@@ -225,7 +257,18 @@ def evaluate(  # noqa: PLR0915 - one script: load, fold, fit, rank, print
             for name, s in sums.items()
         },
     }
-    table = Table(title=f"Top-10 product offers, split {result['split_date']} ({n} customers)")
+
+
+def evaluate(
+    path: Path, split: datetime, until: datetime | None, out: Path | None, console: Console
+) -> dict[str, Any]:
+    params, policy = ScoringParams(), Policy()
+    result = score(prepare(load(path), split, until, params), params, policy)
+    n = result["customers"]
+    table = Table(
+        title=f"Top-10 product offers, split {result['split_date']} to {result['until']}"
+        f" ({n} customers)"
+    )
     for column in ("system", "HR@10", "NDCG@10", "precision@10", "coverage"):
         table.add_column(column)
     for name, m in result["systems"].items():
@@ -243,10 +286,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rapport-eval", description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="online_retail.csv.gz")
     parser.add_argument("--split-date", required=True, help="YYYY-MM-DD")
+    parser.add_argument(
+        "--until", help="YYYY-MM-DD: score purchases before this day only (default: all)"
+    )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     split = datetime.strptime(args.split_date, "%Y-%m-%d").replace(tzinfo=UTC)
-    evaluate(args.data, split, args.out, Console())
+    until = datetime.strptime(args.until, "%Y-%m-%d").replace(tzinfo=UTC) if args.until else None
+    evaluate(args.data, split, until, args.out, Console())
 
 
 if __name__ == "__main__":

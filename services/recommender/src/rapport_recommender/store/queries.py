@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Text
@@ -90,11 +90,25 @@ def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
     return sorted(rows, key=lambda row: tuple(row[key] for key in keys))
 
 
+def _unnest(table: Table, values: Sequence[Row]) -> Any:
+    """`INSERT … SELECT unnest(:a), unnest(:b) …`: one array parameter per column, however
+    many rows (a multi-row VALUES of 100k rows costs seconds just to compile)."""
+    names = list(values[0])
+    columns = [table.c[name] for name in names]
+    arrays = [
+        func.unnest(
+            bindparam(f"v_{name}", value=[row[name] for row in values], type_=ARRAY(column.type))
+        ).label(name)
+        for name, column in zip(names, columns, strict=True)
+    ]
+    return insert(table).from_select(names, select(*arrays))
+
+
 async def upsert_customer_items(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject", "sku")
     if not values:
         return
-    stmt = insert(customer_items).values(values)
+    stmt = _unnest(customer_items, values)
     new = stmt.excluded
     old = customer_items.c
     await conn.execute(
@@ -103,6 +117,7 @@ async def upsert_customer_items(conn: AsyncConnection, rows: Iterable[Row]) -> N
             set_={
                 "last_bought_at": func.greatest(old.last_bought_at, new.last_bought_at),
                 "units": old.units + new.units,
+                "orders": old.orders + new.orders,
                 "last_viewed_at": func.greatest(old.last_viewed_at, new.last_viewed_at),
                 "returned_at": func.greatest(old.returned_at, new.returned_at),
                 "declines": old.declines + new.declines,
@@ -186,7 +201,7 @@ async def add_item_stats(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "sku")
     if not values:
         return
-    stmt = insert(items).values(values)
+    stmt = _unnest(items, values)
     new, old = stmt.excluded, items.c
     await conn.execute(
         stmt.on_conflict_do_update(
@@ -206,7 +221,7 @@ async def add_country_units(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "country", "sku")
     if not values:
         return
-    stmt = insert(item_countries).values(values)
+    stmt = _unnest(item_countries, values)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[item_countries.c.country, item_countries.c.sku],
@@ -217,16 +232,15 @@ async def add_country_units(conn: AsyncConnection, rows: Iterable[Row]) -> None:
 
 async def add_pairs(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "kind", "a", "b")
-    # Thousands of pairs per batch: insert in chunks (PostgreSQL caps bind parameters).
-    for start in range(0, len(values), 5000):
-        chunk = values[start : start + 5000]
-        stmt = insert(item_pairs).values(chunk)
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[item_pairs.c.kind, item_pairs.c.a, item_pairs.c.b],
-                set_={"together": item_pairs.c.together + stmt.excluded.together},
-            )
+    if not values:
+        return
+    stmt = _unnest(item_pairs, values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[item_pairs.c.kind, item_pairs.c.a, item_pairs.c.b],
+            set_={"together": item_pairs.c.together + stmt.excluded.together},
         )
+    )
 
 
 async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
@@ -246,11 +260,22 @@ async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     )
 
 
-async def posteriors(conn: AsyncConnection, segment: str) -> dict[str, Posterior]:
+async def posteriors(
+    conn: AsyncConnection, segments: Iterable[str]
+) -> dict[str, dict[str, Posterior]]:
+    """segment → kind → posterior, for these segments."""
+    wanted = sorted(set(segments))
+    found: dict[str, dict[str, Posterior]] = {}
+    if not wanted:
+        return found
     rows = await conn.execute(
-        select(arms.c.kind, arms.c.alpha, arms.c.beta).where(arms.c.segment == segment)
+        select(arms.c.segment, arms.c.kind, arms.c.alpha, arms.c.beta).where(
+            arms.c.segment.in_(wanted)
+        )
     )
-    return {row.kind: Posterior(row.alpha, row.beta) for row in rows}
+    for row in rows:
+        found.setdefault(row.segment, {})[row.kind] = Posterior(row.alpha, row.beta)
+    return found
 
 
 # --- identity ----------------------------------------------------------------------------------
@@ -393,12 +418,71 @@ async def erase(
     )
 
 
-# --- reading one customer ----------------------------------------------------------------------
+# --- reading customers (set-based: one query per table for all of them) -----------------------
 
 
-async def customer_rows(conn: AsyncConnection, subjects: Sequence[str]) -> dict[str, list[Row]]:
-    """Every per-customer row of these subjects, by table."""
-    found: dict[str, list[Row]] = {}
+async def identities(
+    conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, set[uuid.UUID]]]:
+    """(requested id → its survivor, survivor → every id merged into it and itself)."""
+    wanted = sorted(set(profile_ids))
+    survivor_of_: dict[uuid.UUID, uuid.UUID] = {pid: pid for pid in wanted}
+    if not wanted:
+        return survivor_of_, {}
+    rows = await conn.execute(
+        select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
+            profile_links.c.profile_id.in_(wanted)
+        )
+    )
+    for row in rows:
+        survivor_of_[row.profile_id] = row.survivor_id
+    survivors = sorted(set(survivor_of_.values()))
+    members: dict[uuid.UUID, set[uuid.UUID]] = {s: {s} for s in survivors}
+    rows = await conn.execute(
+        select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
+            profile_links.c.survivor_id.in_(survivors)
+        )
+    )
+    for row in rows:
+        members[row.survivor_id].add(row.profile_id)
+    return survivor_of_, members
+
+
+async def erased_among(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    wanted = sorted(set(profile_ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(
+        select(erased_profiles.c.profile_id).where(erased_profiles.c.profile_id.in_(wanted))
+    )
+    return set(rows.scalars())
+
+
+async def subjects_by_profile(
+    conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    wanted = sorted(set(profile_ids))
+    found: dict[uuid.UUID, list[str]] = {}
+    if not wanted:
+        return found
+    rows = await conn.execute(
+        select(aliases.c.profile_id, aliases.c.identifier_hash).where(
+            aliases.c.profile_id.in_(wanted)
+        )
+    )
+    for row in rows:
+        found.setdefault(row.profile_id, []).append(row.identifier_hash)
+    return found
+
+
+async def customer_rows(
+    conn: AsyncConnection, subjects: Sequence[str]
+) -> dict[str, dict[str, list[Row]]]:
+    """Every per-customer row of these subjects: subject → table → rows."""
+    found: dict[str, dict[str, list[Row]]] = {}
+    wanted = sorted(set(subjects))
+    if not wanted:
+        return found
     for name, table in (
         ("items", customer_items),
         ("customers", customers),
@@ -406,25 +490,40 @@ async def customer_rows(conn: AsyncConnection, subjects: Sequence[str]) -> dict[
         ("complaints", complaints),
         ("consents", consents),
     ):
-        rows = await conn.execute(select(table).where(table.c.subject.in_(subjects)))
-        found[name] = [dict(row._mapping) for row in rows]
+        rows = await conn.execute(select(table).where(table.c.subject.in_(wanted)))
+        for row in rows:
+            found.setdefault(row.subject, {}).setdefault(name, []).append(dict(row._mapping))
     return found
 
 
 async def contacts_since(
     conn: AsyncConnection, subjects: Sequence[str], since: datetime
-) -> list[tuple[str, datetime]]:
+) -> dict[str, list[tuple[str, datetime]]]:
+    """subject → (channel, at) of the offers presented since then."""
+    found: dict[str, list[tuple[str, datetime]]] = {}
+    wanted = sorted(set(subjects))
+    if not wanted:
+        return found
     rows = await conn.execute(
-        select(contacts.c.channel, contacts.c.at).where(
-            contacts.c.subject.in_(subjects), contacts.c.at > since
+        select(contacts.c.subject, contacts.c.channel, contacts.c.at).where(
+            contacts.c.subject.in_(wanted), contacts.c.at > since
         )
     )
-    return [(row.channel, row.at) for row in rows]
+    for row in rows:
+        found.setdefault(row.subject, []).append((row.channel, row.at))
+    return found
+
+
+async def cards_of(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    wanted = sorted(set(profile_ids))
+    if not wanted:
+        return {}
+    rows = await conn.execute(select(cards).where(cards.c.profile_id.in_(wanted)))
+    return {row.profile_id: dict(row._mapping) for row in rows}
 
 
 async def card(conn: AsyncConnection, profile_id: uuid.UUID) -> Row | None:
-    row = (await conn.execute(select(cards).where(cards.c.profile_id == profile_id))).first()
-    return dict(row._mapping) if row else None
+    return (await cards_of(conn, [profile_id])).get(profile_id)
 
 
 async def anchors(
@@ -470,9 +569,9 @@ async def anchors(
 
 
 async def popular(
-    conn: AsyncConnection, country: str | None, limit: int
-) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """(overall by buyers, in the country by units, trending) — the top `limit` of each."""
+    conn: AsyncConnection, countries: Iterable[str], limit: int
+) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, float]]:
+    """(overall by buyers, per country by units, trending) — the top `limit` of each."""
     overall = await conn.execute(
         select(items.c.sku, items.c.buyers)
         .where(items.c.buyers > 0)
@@ -485,15 +584,26 @@ async def popular(
         .order_by(items.c.trend.desc(), items.c.sku)
         .limit(limit)
     )
-    local: dict[str, float] = {}
-    if country:
-        rows = await conn.execute(
+    local: dict[str, dict[str, float]] = {}
+    wanted = sorted(set(countries))
+    if wanted:
+        country = select(
+            func.unnest(bindparam("countries", value=wanted, type_=ARRAY(Text))).label("country")
+        ).subquery("country")
+        top = (
             select(item_countries.c.sku, item_countries.c.units)
-            .where(item_countries.c.country == country)
+            .where(item_countries.c.country == country.c.country)
             .order_by(item_countries.c.units.desc(), item_countries.c.sku)
             .limit(limit)
+            .lateral("top")
         )
-        local = {row.sku: float(row.units) for row in rows}
+        rows = await conn.execute(
+            select(country.c.country, top.c.sku, top.c.units).select_from(
+                country.join(top, literal_column("true"))
+            )
+        )
+        for row in rows:
+            local.setdefault(row.country, {})[row.sku] = float(row.units)
     return (
         {row.sku: float(row.buyers) for row in overall},
         local,

@@ -42,6 +42,7 @@ customer_items = Table(
     Column("sku", Text, primary_key=True),
     Column("last_bought_at", DateTime(timezone=True)),
     Column("units", BigInteger, nullable=False, server_default="0"),
+    Column("orders", Integer, nullable=False, server_default="0"),
     Column("last_viewed_at", DateTime(timezone=True)),
     Column("returned_at", DateTime(timezone=True)),
     Column("declines", Integer, nullable=False, server_default="0"),
@@ -91,6 +92,7 @@ contacts = Table(
     Column("channel", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("contacts_by_subject", "subject", "at"),
+    Index("contacts_by_time", "at"),  # forgetting old contacts
 )
 
 # --- shared, not personal ----------------------------------------------------------------------

@@ -1,0 +1,385 @@
+"""Recommender benchmark (not a test: pytest does not collect perf_*.py; speed is measured
+here, never asserted). Needs the running infra:
+
+    set -a; . /work/main/.local/infra.env; set +a
+    .venv/bin/python services/recommender/tests/perf_bench.py [--events 20000]
+
+1. fold: a preloaded topic of realistic events (Zipf-active customers, Zipf-popular skus,
+   every customer identified so that each batch re-ranks its customers) folded by the
+   service's own consumer, beside a bare COPY of the same rows in the same run (the consumer
+   runs in this process: while a batch folds, the latency run's producer starves — known
+   limitation, see the report);
+2. event → changed offer on the offers topic at --rate events/s, beside a plain Kafka
+   produce → consume round trip at the same rate;
+3. GET offers at --get-rate requests/s from a separate load-generator process against
+   `rapport-recommender api` in another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+from rich.console import Console
+from rich.progress import Progress
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+
+from rapport_events.changes import Identified, encode_change
+from rapport_events.codec import encode_event
+from rapport_events.db import Database
+from rapport_events.envelope import TouchpointEvent, parse_event
+from rapport_events.identity import IdentityKind, identifier_hash, message_key
+from rapport_events.kafka import Publisher, ensure_topics
+from rapport_events.settings import KafkaSettings
+from rapport_recommender.consumer import build_consumer
+from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store import MIGRATIONS
+from support.fixtures import database_settings
+from support.infra import create_database, drop_database
+from support.keys import ApiKeys, make_keys
+
+console = Console()
+
+
+def zipf_weights(n: int, s: float = 1.1) -> list[float]:
+    return [1 / (rank + 1) ** s for rank in range(n)]
+
+
+def email_of(customer: int, tag: str) -> str:
+    return f"c{customer}-{tag}@bench.example"
+
+
+def make_event(rng: random.Random, email: str, skus: list[str], weights: list[float]) -> Any:
+    at = datetime.now(UTC) - timedelta(days=rng.uniform(0, 120))
+    common = {"channel": "web", "occurred_at": at.isoformat(), "identity": {"email": email}}
+    if rng.random() < 0.3:
+        sku = rng.choices(skus, weights)[0]
+        return parse_event({**common, "type": "product_viewed", "properties": {"sku": sku}})
+    lines = {
+        sku: {"sku": sku, "name": f"Item {sku}", "quantity": rng.randint(1, 24), "price": 2.5}
+        for sku in rng.choices(skus, weights, k=rng.randint(1, 8))
+    }
+    return parse_event(
+        {
+            **common,
+            "type": "order_completed",
+            "context": {"country": rng.choice(["GB", "GB", "GB", "FR", "DE"])},
+            "properties": {
+                "order_id": uuid.uuid4().hex,
+                "items": list(lines.values()),
+                "total": 10.0,
+                "currency": "GBP",
+            },
+        }
+    )
+
+
+def identified(profile_id: uuid.UUID, email: str) -> bytes:
+    change = Identified(
+        profile_id=profile_id,
+        changed_at=datetime.now(UTC),
+        identifier_hashes=[identifier_hash(IdentityKind.EMAIL, email)],
+    )
+    return encode_change(change)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+async def paced(rate: float, seconds: float, send: Any) -> None:
+    """Open loop: the i-th send at start + i/rate, whatever the previous ones took."""
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await send(i)
+
+
+async def count_processed(db: Database) -> int:
+    async with db.connection() as conn:
+        from sqlalchemy import text
+
+        return int(await conn.scalar(text("SELECT count(*) FROM processed_events")) or 0)
+
+
+async def copy_baseline(url: str, events: list[TouchpointEvent]) -> float:
+    """A bare COPY of the same events (id, subject, type, payload) into a scratch table."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "CREATE TABLE bench_copy (event_id uuid, subject text, type text, payload jsonb)"
+        )
+        rows = [
+            (e.event_id, message_key(e.identity).decode(), e.type, encode_event(e).decode())
+            for e in events
+        ]
+        start = time.perf_counter()
+        await conn.copy_records_to_table("bench_copy", records=rows)
+        return len(rows) / (time.perf_counter() - start)
+    finally:
+        await conn.close()
+
+
+async def kafka_round_trip(kafka: KafkaSettings, rate: float, seconds: float) -> list[float]:
+    topic = f"{kafka.topic_namespace}bench.roundtrip"
+    publisher = Publisher(kafka)
+    await publisher.start()
+    listener = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await listener.start()
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+
+    async def listen() -> None:
+        while len(latencies) < int(rate * seconds):
+            for records in (await listener.getmany(timeout_ms=200)).values():
+                now = time.perf_counter()
+                latencies.extend(now - sent[int(r.value or b"0")] for r in records)
+
+    async def send(i: int) -> None:
+        sent[i] = time.perf_counter()
+        await publisher.publish(topic, str(i).encode(), key=str(i).encode())
+
+    task = asyncio.create_task(listen())
+    await paced(rate, seconds, send)
+    await asyncio.wait_for(task, 30)
+    await listener.stop()
+    await publisher.stop()
+    return latencies
+
+
+async def bench(args: argparse.Namespace) -> None:
+    rng = random.Random(7)
+    tag = uuid.uuid4().hex[:6]
+    base_url = os.environ["DATABASE_URL"]
+    kafka = KafkaSettings(topic_namespace=f"bench-{tag}.", partitions=4)
+    await ensure_topics(kafka)
+    url = await create_database(base_url, "recbench", MIGRATIONS)
+    keys = make_keys()
+    settings = RecommenderSettings(
+        api_keys=keys.config(),  # type: ignore[arg-type]
+        kafka=kafka,
+        database=database_settings(url),
+        consumer_group=f"bench-{tag}",
+    )
+    db = Database(settings.database)
+    publisher = Publisher(kafka)
+    await publisher.start()
+    skus = [f"SKU{n:05d}" for n in range(args.skus)]
+    sku_weights = zipf_weights(len(skus), 1.0)
+    customer_weights = zipf_weights(args.customers, 1.1)
+    profiles = [uuid.uuid4() for _ in range(args.customers + args.fresh)]
+    try:
+        console.print(f"preloading {args.events} events of {args.customers} customers")
+        await publisher.publish_many(
+            kafka.topics.profile_changes,
+            [
+                (str(pid).encode(), identified(pid, email_of(i, tag)), ())
+                for i, pid in enumerate(profiles)
+            ],
+        )
+        owners = rng.choices(range(args.customers), customer_weights, k=args.events)
+        events = [make_event(rng, email_of(c, tag), skus, sku_weights) for c in owners]
+        for start in range(0, len(events), 5000):
+            await publisher.publish_many(
+                kafka.topics.touchpoints,
+                [
+                    (message_key(e.identity), encode_event(e), ())
+                    for e in events[start : start + 5000]
+                ],
+            )
+
+        # 1. the fold
+        loop = build_consumer(settings, db, publisher)
+        started = time.perf_counter()
+        runner = asyncio.create_task(loop.run())
+        with Progress(console=console) as progress:
+            task = progress.add_task("folding the preloaded topic", total=len(events))
+            done = 0
+            while done < len(events):
+                await asyncio.sleep(0.5)
+                done = await count_processed(db)
+                progress.update(task, completed=done)
+        fold_rate = len(events) / (time.perf_counter() - started)
+        copy_rate = await copy_baseline(url, events)
+        console.print(
+            f"fold: {fold_rate:,.0f} events/s; bare COPY of the same rows: {copy_rate:,.0f} rows/s"
+        )
+
+        # 2. event → changed offer (fresh identified customers: their first order changes it)
+        listener = AIOKafkaConsumer(
+            kafka.topics.offers,
+            bootstrap_servers=kafka.bootstrap_servers,
+            auto_offset_reset="latest",
+            group_id=f"bench-listen-{tag}",
+        )
+        await listener.start()
+        await asyncio.sleep(2)
+        fresh = profiles[args.customers :]
+        sent: dict[str, float] = {}
+        latencies: list[float] = []
+        count = int(args.rate * args.seconds)
+
+        async def send(i: int) -> None:
+            if i % max(1, count // len(fresh)) == 0 and i // max(1, count // len(fresh)) < len(
+                fresh
+            ):
+                k = i // max(1, count // len(fresh))
+                event = make_event(rng, email_of(args.customers + k, tag), skus, sku_weights)
+                sent[str(fresh[k])] = time.perf_counter()
+            else:
+                event = make_event(
+                    rng,
+                    email_of(rng.choices(range(args.customers), customer_weights)[0], tag),
+                    skus,
+                    sku_weights,
+                )
+            await publisher.publish(
+                kafka.topics.touchpoints, encode_event(event), key=message_key(event.identity)
+            )
+
+        async def listen() -> None:
+            deadline = time.perf_counter() + args.seconds + 30
+            while time.perf_counter() < deadline and not (finished and len(latencies) == len(sent)):
+                for records in (await listener.getmany(timeout_ms=200)).values():
+                    now = time.perf_counter()
+                    for r in records:
+                        pid = json.loads(r.value or b"{}").get("profile_id")
+                        if pid in sent and sent[pid] > 0:
+                            latencies.append(now - sent[pid])
+                            sent[pid] = -1
+
+        finished: list[bool] = []
+        listening = asyncio.create_task(listen())
+        await paced(args.rate, args.seconds, send)
+        finished.append(True)
+        await asyncio.wait_for(listening, args.seconds + 60)
+        await listener.stop()
+        plain = await kafka_round_trip(kafka, args.rate, args.seconds)
+        console.print(
+            f"event → changed offer at {args.rate:.0f} ev/s: p50 {percentile(latencies, 0.5) * 1e3:.0f} ms,"
+            f" p99 {percentile(latencies, 0.99) * 1e3:.0f} ms ({len(latencies)} offers);"
+            f" plain Kafka round trip p50 {percentile(plain, 0.5) * 1e3:.1f} ms,"
+            f" p99 {percentile(plain, 0.99) * 1e3:.1f} ms"
+        )
+        loop.stop()
+        await asyncio.wait_for(runner, 30)
+
+        # 3. GET offers: the API in one process, the load generator in another
+        port = 18000 + rng.randint(0, 900)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "RAPPORT_PORT": str(port),
+            "RAPPORT_API_KEYS": keys.config(),
+            "RAPPORT_LOG_LEVEL": "WARNING",
+        }
+        bin_dir = Path(sys.executable).parent
+        api = await asyncio.create_subprocess_exec(bin_dir / "rapport-recommender", "api", env=env)
+        try:
+            async with httpx.AsyncClient() as http:
+                for _ in range(100):
+                    try:
+                        if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code < 500:
+                            break
+                    except httpx.HTTPError:
+                        await asyncio.sleep(0.3)
+            picks = rng.choices(profiles[: args.customers], customer_weights, k=2000)
+            generator = await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--load-generator",
+                f"http://127.0.0.1:{port}",
+                "--key",
+                keys.offers,
+                "--get-rate",
+                str(args.get_rate),
+                "--seconds",
+                str(args.seconds),
+                "--profiles",
+                ",".join(map(str, picks)),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await generator.communicate()
+            console.print(out.decode().strip())
+        finally:
+            api.terminate()
+            await asyncio.wait_for(api.wait(), 10)
+    finally:
+        await publisher.stop()
+        await db.dispose()
+        if not args.keep:
+            await drop_database(base_url, url)
+
+
+async def load_generator(args: argparse.Namespace) -> None:
+    profiles = args.profiles.split(",")
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=args.load_generator, limits=limits, timeout=30) as http:
+        headers = ApiKeys.bearer(args.key)
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            start = time.perf_counter()
+            try:
+                answer = await http.get(
+                    f"/v1/customers/{profiles[i % len(profiles)]}/offers", headers=headers
+                )
+                errors += answer.status_code != 200
+            except httpx.HTTPError:
+                errors += 1  # counted, and its time too: a timeout is the worst latency
+            latencies.append(time.perf_counter() - start)
+
+        tasks: list[asyncio.Task[None]] = []
+
+        async def fire(i: int) -> None:
+            tasks.append(asyncio.create_task(one(i)))
+
+        await paced(args.get_rate, args.seconds, fire)
+        await asyncio.gather(*tasks)
+    print(
+        f"GET offers at {args.get_rate:.0f} req/s for {args.seconds:.0f} s: "
+        f"p50 {percentile(latencies, 0.5) * 1e3:.1f} ms, p99 {percentile(latencies, 0.99) * 1e3:.1f} ms, "
+        f"{errors} errors of {len(latencies)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=3_000)
+    parser.add_argument("--fresh", type=int, default=300, help="customers for the latency run")
+    parser.add_argument("--skus", type=int, default=3_000)
+    parser.add_argument("--rate", type=float, default=1_000)
+    parser.add_argument("--get-rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--load-generator", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--profiles", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    asyncio.run(load_generator(args) if args.load_generator else bench(args))
+
+
+if __name__ == "__main__":
+    main()
