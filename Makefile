@@ -9,7 +9,7 @@ UV := python3 -m uv
 VENV := .venv/bin
 WITH_INFRA := deploy/local/with-infra.sh
 
-.PHONY: help setup tools run test lint typecheck unit pytest schema infra-up infra-down
+.PHONY: help setup tools run test lint typecheck unit pytest schema eval infra-up infra-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,15 @@ unit: setup  ## only the fast tests that need neither broker nor database
 schema: setup  ## write the JSON Schema of the event contract
 	@$(VENV)/rapport-schema > libs/events/schema/touchpoint-event.schema.json
 	@echo "wrote libs/events/schema/touchpoint-event.schema.json"
+
+EVAL_DATA ?= ../shared/data/online_retail.csv.gz
+EVAL_SPLITS ?= 2011-07-01 2011-09-01
+
+eval: setup  ## offline evaluation of the recommender on the UCI Online Retail data (both splits)
+	@mkdir -p bench
+	@for split in $(EVAL_SPLITS); do \
+		$(VENV)/rapport-eval --data $(EVAL_DATA) --split-date $$split --out bench/eval-$$split.json || exit 1; \
+	done
 
 infra-up: setup  ## start Kafka and PostgreSQL on loopback (unless the environment names them)
 	@deploy/local/infra.sh up
