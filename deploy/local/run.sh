@@ -30,9 +30,18 @@ DATABASE_URL="$base_db/rapport_profile" "$VENV/rapport-profile" migrate
 DATABASE_URL="$base_db/rapport_recommender" "$VENV/rapport-recommender" migrate
 
 # A development key with every scope, made fresh for this run and kept only in memory here.
-dev_key="$("$VENV/python" -c 'from rapport_events.auth import new_key; print(new_key())')"
-dev_hash="$(printf '%s' "$dev_key" | sha256sum | cut -d' ' -f1)"
-export RAPPORT_API_KEYS="[{\"name\":\"development\",\"sha256\":\"$dev_hash\",\"scopes\":[\"events:write\",\"profiles:read\",\"profiles:erase\",\"offers:read\"]}]"
+new_key() { "$VENV/python" -c 'from rapport_events.auth import new_key; print(new_key())'; }
+digest() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+dev_key="$(new_key)"
+# The console posts the calls agents log with a key of its own: events:write, call center only.
+console_key="$(new_key)"
+export RAPPORT_API_KEYS="[
+  {\"name\":\"development\",\"sha256\":\"$(digest "$dev_key")\",
+   \"scopes\":[\"events:write\",\"profiles:read\",\"profiles:erase\",\"offers:read\"]},
+  {\"name\":\"console\",\"sha256\":\"$(digest "$console_key")\",
+   \"scopes\":[\"events:write\"],\"channels\":[\"call_center\"]}]"
+export RAPPORT_CONSOLE_INGEST_KEY="$console_key"
+export RAPPORT_CONSOLE_SESSION_SECRET="$(new_key)"
 export RAPPORT_LOG_JSON="${RAPPORT_LOG_JSON:-true}"
 mkdir -p "$STATE_DIR/logs"
 
@@ -67,7 +76,7 @@ cat <<INFO
 
   Rapport is running.
     ingest       http://127.0.0.1:8001   (OpenAPI: /docs)
-    profile      http://127.0.0.1:8002
+    profile      http://127.0.0.1:8002   (agent console: /console)
     recommender  http://127.0.0.1:8003
     Kafka        $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL   ${base_db%%//*}//…@${base_db#*@}
