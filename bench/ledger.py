@@ -84,8 +84,10 @@ class Sender:
         async with httpx.AsyncClient(timeout=10) as client:
 
             async def one(event: dict[str, Any]) -> bool:
-                async with gate:
+                try:
                     return await self.post(client, event)
+                finally:
+                    gate.release()
 
             start = time.monotonic()
             count = 0
@@ -93,6 +95,9 @@ class Sender:
                 due = start + count / rate
                 if (delay := due - time.monotonic()) > 0:
                     await asyncio.sleep(delay)
+                # Back-pressure: when the service slows down, so does the client (a queue of
+                # unsent events would only drain after the scenario is over).
+                await gate.acquire()
                 task = asyncio.create_task(one(factory.event()))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

@@ -204,6 +204,7 @@ class Stack:
     keys: list[Key] = field(default_factory=list)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rapport-stack-")))
     databases: dict[str, str] = field(default_factory=dict)
+    extra_topics: list[str] = field(default_factory=list)
     processes: list[ServiceProcess] = field(default_factory=list)
 
     @property
@@ -231,6 +232,13 @@ class Stack:
         await ensure_topics(self.kafka)
         for name in WITH_DATABASE:
             self.databases[name] = await self._create_database(name)
+
+    async def topic(self, name: str) -> str:
+        """A scratch topic under the namespace (created now, deleted with the stack)."""
+        full = f"{self.namespace}{name}"
+        await ensure_topics(self.kafka, (full,))
+        self.extra_topics.append(full)
+        return full
 
     async def _create_database(self, service: str) -> str:
         db_name = f"{self.label}_{service}_{uuid.uuid4().hex[:8]}".replace("-", "_")
@@ -317,7 +325,7 @@ class Stack:
             with contextlib.suppress(OSError, asyncpg.PostgresError):
                 await drop_database(self.infra.database_url, url)
         with contextlib.suppress(Exception):
-            await delete_topics(self.kafka)
+            await delete_topics(self.kafka, self.extra_topics)
         shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
@@ -329,13 +337,13 @@ async def drop_database(base_url: str, url: str) -> None:
         await connection.close()
 
 
-async def delete_topics(settings: KafkaSettings) -> None:
+async def delete_topics(settings: KafkaSettings, extra: list[str] | None = None) -> None:
     """Leave the shared broker as found: a stack's topics go with it."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        doomed = [name for name in settings.topics.all() if name in existing]
+        doomed = [name for name in (*settings.topics.all(), *(extra or [])) if name in existing]
         if doomed:
             await admin.delete_topics(doomed)
     finally:

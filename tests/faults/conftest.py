@@ -11,12 +11,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bench.stack import Infra, Stack
-from faults.modes import REPORT, FaultReport
+from bench.stack import Infra, Stack, make_key
+from faults.modes import FAST_RETRY, REPORT, FaultReport
+from rapport_events.auth import Scope
 from support.infra import Endpoints
-
-# A client waits at most this long on a 503 in the suite (the service default is 5 s).
-FAST_RETRY = {"RAPPORT_RETRY_AFTER_SECONDS": "1"}
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +34,12 @@ def shared_infra(infra: Endpoints) -> Infra:
     return Infra(infra.kafka_bootstrap, infra.database_url)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def stack(shared_infra: Infra) -> AsyncIterator[Stack]:
-    """A fresh stack on the shared broker and server, every service started."""
-    async with Stack(shared_infra, label="faults", extra_env=FAST_RETRY) as running:
+    """One stack on the shared broker and server for the scenarios that leave it healthy
+    (each checks only its own events); starting processes costs seconds on this machine."""
+    keys = [make_key(f"only-{scope}", scope) for scope in Scope.ALL]
+    keys.append(make_key("nothing", "metrics:read"))
+    async with Stack(shared_infra, label="faults", extra_env=FAST_RETRY, keys=keys) as running:
         await running.start_all()
         yield running
