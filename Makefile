@@ -9,7 +9,7 @@ UV := python3 -m uv
 VENV := .venv/bin
 WITH_INFRA := deploy/local/with-infra.sh
 
-.PHONY: help setup run test lint typecheck unit pytest schema infra-up infra-down
+.PHONY: help setup run test lint typecheck unit pytest schema infra-up infra-down bench faults
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ run: setup  ## run Kafka, PostgreSQL and the three services; Ctrl-C stops it all
 	@deploy/local/run.sh
 
 test: setup lint typecheck  ## ruff, mypy and every test against real Kafka and PostgreSQL
-	@$(WITH_INFRA) $(VENV)/pytest
+	@$(WITH_INFRA) $(VENV)/pytest -m "not slow"
 
 lint: setup  ## ruff: lint and formatting
 	@$(VENV)/ruff check .
@@ -38,6 +38,12 @@ unit: setup  ## only the fast tests that need neither broker nor database
 schema: setup  ## write the JSON Schema of the event contract
 	@$(VENV)/rapport-schema > libs/events/schema/touchpoint-event.schema.json
 	@echo "wrote libs/events/schema/touchpoint-event.schema.json"
+
+bench: setup  ## speed against same-run references: bench/report.md (SCALE=0.1 for a quick run)
+	@$(WITH_INFRA) $(VENV)/python -m bench --scale $(or $(SCALE),1.0)
+
+faults: setup  ## the fault suite in full: kill -9, broker and database outages, rolling restart, fuzz
+	@$(WITH_INFRA) $(VENV)/pytest tests/faults -m slow -p no:cacheprovider
 
 infra-up: setup  ## start Kafka and PostgreSQL on loopback (unless the environment names them)
 	@deploy/local/infra.sh up
