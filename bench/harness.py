@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ class Figure:
 
     @property
     def ratio(self) -> float | None:
-        if self.value is None or not self.reference:
+        if self.value is None or not self.reference or math.isnan(self.value):
             return None
         return self.value / self.reference
 

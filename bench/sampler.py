@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
+MACHINE = "machine (all processes)"
 Targets = Callable[[], dict[str, list[int]]]  # label -> pids (resolved at every sample)
 
 
@@ -26,7 +27,10 @@ class Usage:
         return {label: statistics.fmean(values) for label, values in self.cpu.items() if values}
 
     def top(self, count: int = 3) -> list[tuple[str, float]]:
-        ranked = sorted(self.mean_cpu().items(), key=lambda item: -item[1])
+        ranked = sorted(
+            ((label, value) for label, value in self.mean_cpu().items() if label != MACHINE),
+            key=lambda item: -item[1],
+        )
         return [(label, round(value)) for label, value in ranked[:count] if value >= 5]
 
     def peak_rss_mb(self) -> dict[str, float]:
@@ -68,7 +72,7 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             machine = psutil.cpu_percent() * (psutil.cpu_count() or 1)
-            self.usage.cpu.setdefault("machine (all processes)", []).append(machine)
+            self.usage.cpu.setdefault(MACHINE, []).append(machine)
             for label, pids in self._targets().items():
                 cpu, rss = 0.0, 0
                 for pid in pids:

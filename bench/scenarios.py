@@ -262,24 +262,20 @@ async def fold_and_read(bench: Bench, say: Progress) -> list[Result]:
     bound = 1200 * max(bench.scale, 0.05)
     with bench.sampler() as usage:
         await bench.stack.start("profile")
-        first: tuple[float, int] | None = None
-        last = (time.perf_counter(), 0)
+        # From readiness (the consumer is up) to the last increase of the folded count.
         began = time.perf_counter()
+        last = (began, 0)
         while time.perf_counter() - began < bound:
             count = await folded_count(bench)
-            now = time.perf_counter()
-            if count and first is None:
-                first = (now, count)
-            last = (now, count)
+            if count > last[1]:
+                last = (time.perf_counter(), count)
             say(f"folded {count:,}/{events:,}")
             if count >= events:
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25)
     bench.remember_rss(usage)
     fold.absorb(usage)
-    rate = None
-    if first and last[0] > first[0]:
-        rate = (last[1] - first[1]) / (last[0] - first[0])
+    rate = last[1] / (last[0] - began) if last[1] else None
     fold.figures.append(Figure("events/s", rate, "ev/s", copy_rate, "COPY rows/s"))
     if last[1] < events:
         fold.notes.append(
