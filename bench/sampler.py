@@ -62,11 +62,14 @@ class Sampler:
         if self._thread is not None:
             self._thread.join()
 
-    def _process(self, pid: int) -> psutil.Process:
+    def _process(self, pid: int) -> psutil.Process | None:
+        """The process to read, or None when first seen: its first reading only starts the
+        clock (reading again at once would divide by a near-zero interval)."""
         if pid not in self._processes:
             process = psutil.Process(pid)
-            process.cpu_percent()  # the first call only starts the clock
+            process.cpu_percent()
             self._processes[pid] = process
+            return None
         return self._processes[pid]
 
     def _run(self) -> None:
@@ -78,6 +81,8 @@ class Sampler:
                 for pid in pids:
                     try:
                         process = self._process(pid)
+                        if process is None:
+                            continue
                         cpu += process.cpu_percent()
                         rss = max(rss, process.memory_info().rss)
                     except psutil.Error:
