@@ -45,7 +45,8 @@ async def test_kill_9_mid_fold_then_restart_loses_nothing(
     fault_report.record(f"kill -9 {victim} ({mode.name})", ledger, counts, verdict)
 
     assert before > 0, f"{victim} had folded nothing before the kill"
-    assert len(ledger.acked) >= mode.rate * mode.load_seconds * 0.9
+    # Not a speed check (a busy machine acknowledges fewer): only that there was a burst.
+    assert len(ledger.acked) >= 100, ledger.statuses
     assert lost == 0, counts
     assert doubled == 0, counts
     for customer, (acked, entries, attempted) in (await timeline_counts(stack, ledger)).items():
