@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,15 +25,18 @@ GRANTING = {
 }
 
 
-async def schemathesis(url: str, examples: int, headers: list[str]) -> tuple[int, str]:
+async def schemathesis(
+    url: str, examples: int, headers: list[str], scratch: Path
+) -> tuple[int, str]:
     args = [str(VENV_BIN / "schemathesis"), "run", f"{url}/openapi.json"]
     args += ["--checks", "not_a_server_error", "--max-examples", str(examples), "--seed", "7"]
     args += ["--no-color", "--workers", "2", "--request-timeout", "10"]
     args += ["--generation-database", "none"]  # leave no .schemathesis/ behind
     for header in headers:
         args += ["--header", header]
+    # schemathesis keeps a cache in ./.schemathesis: give it a scratch directory, not the repo.
     process = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=scratch
     )
     output, _ = await asyncio.wait_for(process.communicate(), 600)
     return process.returncode or 0, output.decode(errors="replace")
@@ -42,10 +46,10 @@ async def schemathesis(url: str, examples: int, headers: list[str]) -> tuple[int
 @pytest.mark.parametrize("service", ["ingest", "profile", "recommender"])
 @pytest.mark.parametrize("keyed", [True, False], ids=["with-key", "without-key"])
 async def test_fuzzed_requests_never_get_a_5xx(
-    stack: Stack, service: str, keyed: bool, mode: Durations
+    stack: Stack, service: str, keyed: bool, mode: Durations, tmp_path: Path
 ) -> None:
     headers = [f"Authorization: Bearer {stack.admin.secret}"] if keyed else []
-    code, output = await schemathesis(stack.url(service), mode.examples, headers)
+    code, output = await schemathesis(stack.url(service), mode.examples, headers, tmp_path)
     assert code == 0, output[-6000:]
 
 
