@@ -9,7 +9,7 @@ UV := python3 -m uv
 VENV := .venv/bin
 WITH_INFRA := deploy/local/with-infra.sh
 
-.PHONY: help setup tools run test lint typecheck unit pytest schema eval infra-up infra-down
+.PHONY: help setup tools run test lint typecheck unit pytest schema eval bench faults infra-up infra-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ run: setup  ## run Kafka, PostgreSQL and the three services; Ctrl-C stops it all
 	@deploy/local/run.sh
 
 test: setup tools lint typecheck  ## ruff, mypy and every test against real Kafka and PostgreSQL
-	@$(WITH_INFRA) $(VENV)/pytest
+	@$(WITH_INFRA) $(VENV)/pytest -m "not slow"
 
 lint: setup  ## ruff: lint and formatting
 	@$(VENV)/ruff check .
@@ -51,6 +51,12 @@ eval: setup  ## offline evaluation of the recommender on the UCI Online Retail d
 	@for split in $(EVAL_SPLITS); do \
 		$(VENV)/rapport-eval --data $(EVAL_DATA) --split-date $$split --out bench/eval-$$split.json || exit 1; \
 	done
+
+bench: setup  ## speed against same-run references: bench/report.md (SCALE=0.1 for a quick run)
+	@$(WITH_INFRA) $(VENV)/python -m bench --scale $(or $(SCALE),1.0)
+
+faults: setup  ## the fault suite in full: kill -9, broker and database outages, rolling restart, fuzz
+	@$(WITH_INFRA) $(VENV)/pytest tests/faults -m slow -p no:cacheprovider
 
 infra-up: setup  ## start Kafka and PostgreSQL on loopback (unless the environment names them)
 	@deploy/local/infra.sh up

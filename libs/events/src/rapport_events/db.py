@@ -51,11 +51,33 @@ class Database:
         await self.engine.dispose()
 
 
+# The server's own words for "I am going away or not there yet": class 08 (connection exception),
+# admin_shutdown, crash_shutdown, cannot_connect_now. Not the rest of class 57: a statement
+# timeout (57014) on one record must end in the dead-letter topic, not retry forever.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _server_going_away(error: BaseException) -> bool:
+    """SQLAlchemy wraps the driver's error (a plain DBAPIError when PostgreSQL shuts down
+    mid-transaction): look down the cause chain for the SQLSTATE the server sent."""
+    cause: BaseException | None = error
+    for _ in range(6):
+        if cause is None:
+            return False
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return True
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    return False
+
+
 def is_transient(error: BaseException) -> bool:
     """A failure worth retrying: the database (or the network to it) is down, not the data."""
     if isinstance(error, OperationalError | InterfaceError):
         return True
     if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if _server_going_away(error):
         return True
     return isinstance(
         error,

@@ -1,0 +1,127 @@
+"""`make bench` (`python -m bench`): every scenario against its reference, then the report.
+
+Options: `--scale 0.1` shrinks the read scenario's data set (1,000,000 interactions over 100,000
+customers at 1.0); `--duration` sets each load phase's seconds; `--only` runs some scenarios.
+Writes bench/report.md and bench/report.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bench import scenarios
+from bench.harness import Bench, Result
+from bench.report import render_markdown
+from bench.stack import Infra, Stack
+
+HERE = Path(__file__).resolve().parent
+NAMES = ("ingest", "fold", "freshness", "offers")
+
+
+async def run(args: argparse.Namespace, console: Console) -> list[Result]:
+    infra = Infra.from_env()
+    results: list[Result] = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task("bench", total=None)
+
+        def say(stage: str) -> Callable[[str], None]:
+            def update(message: str) -> None:
+                progress.update(overall, description=f"[bold]{stage}[/] {message}")
+
+            return update
+
+        async def step(stage: str, work: Awaitable[Result | list[Result]]) -> None:
+            began = time.monotonic()
+            try:
+                done = await work
+            except Exception as error:  # one broken scenario must not hide the others
+                done = Result(
+                    stage, "—", verdict="error", notes=[f"{type(error).__name__}: {error}"]
+                )
+            for item in done if isinstance(done, list) else [done]:
+                item.notes.append(f"scenario took {time.monotonic() - began:.0f} s")
+                results.append(item)
+                console.print(f"[green]✓[/] {item.scenario}: {item.verdict}")
+
+        # Ingest alone on its own namespace: what it publishes must not reach the fold below.
+        if "ingest" in args.only:
+            async with Stack(infra, label="bench", partitions=args.partitions) as stack:
+                say("ingest")("starting ingest")
+                await stack.start("ingest")
+                bench = Bench(stack, args.scale, args.duration, args.seed)
+                await step("ingest single", scenarios.ingest_single(bench, say("ingest single")))
+                await step("ingest batch", scenarios.ingest_batch(bench, say("ingest batch")))
+                rss = bench.rss_samples
+        else:
+            rss = {}
+        if {"fold", "freshness", "offers"} & set(args.only):
+            async with Stack(infra, label="bench", partitions=args.partitions) as stack:
+                bench = Bench(stack, args.scale, args.duration, args.seed)
+                bench.rss_samples.update(rss)
+                if "fold" in args.only:
+                    await step("profile fold", scenarios.fold_and_read(bench, say("fold + reads")))
+                else:
+                    await stack.start("profile")
+                say("stack")("starting ingest and recommender")
+                await stack.start("ingest")
+                await stack.start("recommender")
+                if "freshness" in args.only:
+                    await step("freshness", scenarios.freshness(bench, say("freshness")))
+                if "offers" in args.only:
+                    await step("offers", scenarios.offer_change(bench, say("offers")))
+                rss = bench.rss_samples
+        memory = Bench.__new__(Bench)
+        memory.rss_samples = rss
+        results.append(scenarios.memory(memory))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="read data set, 1.0 = 1M")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per load phase")
+    parser.add_argument("--seed", type=int, default=20101201)
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--only", nargs="*", choices=NAMES, default=list(NAMES))
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args()
+    console = Console()
+    began = time.monotonic()
+    results = asyncio.run(run(args, console))
+    meta = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} — {psutil.cpu_count()} CPUs, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, load average at start "
+        f"{psutil.getloadavg()[0]:.1f}",
+        "options": {
+            "scale": args.scale,
+            "duration": args.duration,
+            "seed": args.seed,
+            "partitions": args.partitions,
+            "only": args.only,
+        },
+        "took_s": round(time.monotonic() - began),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(
+        json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2) + "\n"
+    )
+    (args.out / "report.md").write_text(render_markdown(meta, results))
+    console.print(f"wrote {args.out / 'report.md'} and report.json")
+
+
+if __name__ == "__main__":
+    main()
