@@ -73,3 +73,11 @@ def test_bookkeeping_events_are_ignored_and_junk_is_named() -> None:
         problem = envelope_from_sendgrid({**BASE, "event": "open", "timestamp": stamp})
         assert isinstance(problem, Problem)
         assert problem.field == "timestamp"
+
+
+@pytest.mark.parametrize("name", [{}, [], 7, None])
+def test_an_event_name_that_is_not_a_string_is_named_not_a_crash(name: object) -> None:
+    # schemathesis found `"event": {}` answered 500 (a dict is unhashable in the set lookup)
+    problem = envelope_from_sendgrid({**BASE, "event": name})
+    assert isinstance(problem, Problem)
+    assert problem.field == "event"

@@ -54,6 +54,8 @@ def envelope_from_sendgrid(item: Any) -> dict[str, Any] | Problem | None:
     if not isinstance(item, dict):
         return Problem("(event)", "each webhook event must be a JSON object")
     name = item.get("event")
+    if not isinstance(name, str):  # an object or list here is not hashable, let alone known
+        return Problem("event", "must be the name of the email event, a string")
     if name in IGNORED:
         return None
     if name not in EVENT_TYPES:
