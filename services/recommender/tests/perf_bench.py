@@ -139,6 +139,7 @@ async def copy_baseline(url: str, events: list[TouchpointEvent]) -> float:
 
 async def kafka_round_trip(kafka: KafkaSettings, rate: float, seconds: float) -> list[float]:
     topic = f"{kafka.topic_namespace}bench.roundtrip"
+    await ensure_topics(kafka, (topic,))  # the broker does not auto-create topics
     publisher = Publisher(kafka)
     await publisher.start()
     listener = AIOKafkaConsumer(

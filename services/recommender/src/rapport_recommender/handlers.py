@@ -3,6 +3,7 @@ work; rank the offers of a customer; publish best offers that changed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -228,6 +229,9 @@ async def offers_for_many(
     names = await queries.names(conn, wanted)
     ranked: dict[uuid.UUID, list[Offer]] = {}
     for survivor, state in states.items():
+        # Scoring is pure Python (~10 ms a customer, hundreds a batch): let the event loop run
+        # between customers so that Kafka heartbeats and HTTP requests are not starved.
+        await asyncio.sleep(0)
         history = histories[survivor]
         anchors = {
             h.sku: a

@@ -38,10 +38,21 @@ def test_cosine_keeps_best_sellers_from_swamping() -> None:
 
 
 def test_new_pairs_counts_each_customer_once_both_ways() -> None:
-    pairs = new_pairs(["A", "B"], ["C", "A"], max_history=10)
+    pairs = new_pairs(["A", "B"], [["C", "A"]], window=10)
     assert pairs == {("C", "A"): 1, ("A", "C"): 1, ("C", "B"): 1, ("B", "C"): 1}
-    assert new_pairs(["A"], ["A"], 10) == {}
-    assert len(new_pairs([f"x{i}" for i in range(100)], ["N"], max_history=5)) == 10
+    assert new_pairs(["A"], [["A"]], 10) == {}
+    assert len(new_pairs([f"x{i}" for i in range(100)], [["N"]], window=5)) == 10
+
+
+def test_new_pairs_window_slides_over_baskets_and_a_basket_pairs_whole() -> None:
+    # Window 2: basket C,D pairs with A,B (most recent first) and within itself; E then
+    # pairs with C,D (the newest) only, and an item seen in an earlier basket is not new.
+    pairs = new_pairs(["A", "B", "Z"], [["C", "D"], ["E", "C"]], window=2)
+    partners = {a: {b for x, b in pairs if x == a} for a, _ in pairs}
+    assert partners["C"] == {"A", "B", "D", "E"}
+    assert partners["E"] == {"C", "D"}
+    assert "Z" not in partners
+    assert set(pairs.values()) == {1}
 
 
 def test_decay_halves_each_half_life_and_trend_is_additive() -> None:

@@ -129,8 +129,9 @@ def _fold_touches(
     trend_epoch: datetime,
     update: BatchUpdate,
 ) -> None:
-    new_buys: dict[str, list[str]] = {}
-    new_views: dict[str, list[str]] = {}
+    # subject → time → skus: the lines of one order share its time, so they form a basket.
+    new_buys: dict[str, dict[datetime, list[str]]] = {}
+    new_views: dict[str, dict[datetime, list[str]]] = {}
     for touch in facts.touches:
         delta = update.customer_items.setdefault((touch.subject, touch.sku), ItemDelta())
         stats = update.items.setdefault(touch.sku, ItemStats())
@@ -144,17 +145,19 @@ def _fold_touches(
             stats.trend += touch.quantity * trend_weight(
                 touch.at, trend_epoch, params.trend_half_life_days
             )
-            new_buys.setdefault(touch.subject, []).append(touch.sku)
+            new_buys.setdefault(touch.subject, {}).setdefault(touch.at, []).append(touch.sku)
         elif touch.touch is Touch.VIEWED:
             delta.last_viewed_at = _later(delta.last_viewed_at, touch.at)
-            new_views.setdefault(touch.subject, []).append(touch.sku)
+            new_views.setdefault(touch.subject, {}).setdefault(touch.at, []).append(touch.sku)
         elif touch.touch is Touch.RETURNED:
             delta.returned_at = _later(delta.returned_at, touch.at)
         elif touch.touch is Touch.DECLINED:
             delta.declines += 1
             delta.last_declined_at = _later(delta.last_declined_at, touch.at)
     for kind, fresh, position in (("bought", new_buys, 1), ("viewed", new_views, 2)):
-        for subject, skus in fresh.items():
+        for subject, by_time in fresh.items():
+            baskets = [by_time[at] for at in sorted(by_time)]
+            skus = [sku for basket in baskets for sku in basket]
             had = [
                 (entry[0], entry[position])
                 for entry in prior.get(subject, ())
@@ -170,5 +173,5 @@ def _fold_touches(
                     stats.buyers += 1
                 else:
                     stats.viewers += 1
-            for (a, b), count in new_pairs(history, first_time, params.max_history).items():
+            for (a, b), count in new_pairs(history, baskets, params.pair_window).items():
                 update.pairs[(kind, a, b)] += count

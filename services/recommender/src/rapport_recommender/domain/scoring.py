@@ -21,7 +21,10 @@ class ScoringParams:
     history_half_life_days: float = 365.0  # a purchase a year old counts half
     view_weight: float = 0.3  # a view says less than a purchase
     shrink: float = 2.0  # cosine shrinkage (pairs seen once or twice count less)
-    max_history: int = 50  # most recent items of a customer that pair and score
+    max_history: int = 50  # most recent items of a customer that score
+    # A customer's new item pairs with their this many most recent items (and its basket):
+    # the bound on co-occurrence rows written per event (see domain.similarity).
+    pair_window: int = 15
     neighbours: int = 100  # neighbours kept per history item
     # "Buy again" for items bought long enough ago: a wholesaler restocks the same lines, so
     # re-buying outweighs co-purchase, the more so the more orders held the item.

@@ -7,8 +7,9 @@ best-seller, which co-occurs with everything, does not swamp the neighbours of e
 A small shrinkage, `together / (together + shrink)`, discounts pairs seen only once or twice.
 
 Both sides are updated incrementally: when a customer first gets an item, it pairs with the
-items they already had. Only their `max_history` most recent items take part — a bound on the
-work per event (and the one approximation here: a customer's very old items stop pairing).
+items they already had. Only their `pair_window` most recent items take part (and the other
+lines of the same order) — a bound on the work per event, and the one approximation here: a
+customer's older items stop pairing with what they get next.
 """
 
 from __future__ import annotations
@@ -20,20 +21,30 @@ from collections.abc import Iterable, Sequence
 Pair = tuple[str, str]
 
 
-def new_pairs(history: Sequence[str], new: Iterable[str], max_history: int) -> Counter[Pair]:
-    """Pairs (both directions) a customer newly has: each new item with what they already
-    had (most recent first in `history`) and with the other new items."""
-    had = list(dict.fromkeys(history))[:max_history]
-    known = set(had)
-    fresh = [sku for sku in dict.fromkeys(new) if sku not in known]
+def new_pairs(
+    history: Sequence[str], baskets: Iterable[Sequence[str]], window: int
+) -> Counter[Pair]:
+    """Pairs (both directions) a customer newly has. `history` is what they had before, most
+    recent first; `baskets` what they got since, oldest first (the lines of one order are one
+    basket). Each item they get for the first time pairs with the other new items of its
+    basket and with the `window` most recent distinct items before that basket — not with
+    their whole past, which would cost a wholesaler hundreds of rows per new line."""
+    known = set(history)
+    recent = list(dict.fromkeys(history))[:window]
     pairs: Counter[Pair] = Counter()
-    for i, sku in enumerate(fresh):
-        for other in had:
-            pairs[(sku, other)] += 1
-            pairs[(other, sku)] += 1
-        for other in fresh[i + 1 :]:
-            pairs[(sku, other)] += 1
-            pairs[(other, sku)] += 1
+    for basket in baskets:
+        lines = list(dict.fromkeys(basket))
+        fresh = [sku for sku in lines if sku not in known]
+        for i, sku in enumerate(fresh):
+            for other in recent:
+                pairs[(sku, other)] += 1
+                pairs[(other, sku)] += 1
+            for other in fresh[i + 1 :]:
+                pairs[(sku, other)] += 1
+                pairs[(other, sku)] += 1
+        known.update(fresh)
+        got = set(lines)
+        recent = (lines + [sku for sku in recent if sku not in got])[:window]
     return pairs
 
 
