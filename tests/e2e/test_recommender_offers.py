@@ -17,12 +17,12 @@ from rapport_events.changes import Identified, encode_change
 from rapport_events.codec import decode_json, encode_event
 from rapport_events.envelope import parse_event
 from rapport_events.identity import IdentityKind, identifier_hash, message_key
-from rapport_events.kafka import Publisher, ensure_topics
+from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
 from rapport_recommender.api.app import build_app
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import MIGRATIONS
-from support.fixtures import database_settings
+from support.fixtures import database_settings, own_topics
 from support.infra import Endpoints, create_database, drop_database
 from support.keys import ApiKeys
 from support.servers import eventually, running
@@ -32,13 +32,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 async def kafka(infra: Endpoints) -> KafkaSettings:
-    settings = KafkaSettings(
-        bootstrap_servers=infra.kafka_bootstrap,
-        topic_namespace=f"test-rec-{uuid.uuid4().hex[:8]}.",
-        partitions=2,
-    )
-    await ensure_topics(settings)
-    return settings
+    # Topics of its own: the session's `stack` would otherwise fold these events too.
+    return await own_topics(infra.kafka_bootstrap, "test-rec", partitions=2)
 
 
 @pytest.fixture(scope="module")

@@ -29,16 +29,21 @@ def keys() -> ApiKeys:
     return make_keys()
 
 
-@pytest.fixture(scope="session")
-async def kafka_settings(infra: Endpoints) -> KafkaSettings:
-    """Kafka settings under a namespace of this session's own, its topics created."""
+async def own_topics(bootstrap: str, label: str = "test", partitions: int = 4) -> KafkaSettings:
+    """Kafka settings under a fresh namespace, its topics created: nothing else reads them."""
     settings = KafkaSettings(
-        bootstrap_servers=infra.kafka_bootstrap,
-        topic_namespace=f"test-{uuid.uuid4().hex[:8]}.",
-        partitions=4,
+        bootstrap_servers=bootstrap,
+        topic_namespace=f"{label}-{uuid.uuid4().hex[:8]}.",
+        partitions=partitions,
     )
     await ensure_topics(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+async def kafka_settings(infra: Endpoints) -> KafkaSettings:
+    """Kafka settings under a namespace of this session's own, its topics created."""
+    return await own_topics(infra.kafka_bootstrap)
 
 
 @pytest.fixture(scope="session")

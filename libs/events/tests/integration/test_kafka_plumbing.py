@@ -16,9 +16,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rapport_events.codec import decode_event, encode_event
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import message_key
-from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher, ensure_topics
+from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
 from rapport_events.kafka.consumer import Delivered
 from rapport_events.settings import KafkaSettings
+from support.fixtures import own_topics
+from support.infra import Endpoints
 from support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -81,13 +83,9 @@ async def committed(settings: KafkaSettings, group: str, topic: str) -> int:
 
 
 @pytest.fixture
-async def settings(kafka_settings: KafkaSettings) -> KafkaSettings:
-    """Settings under a namespace of the test's own, its topics created and empty."""
-    own = kafka_settings.model_copy(
-        update={"topic_namespace": f"{kafka_settings.topic_namespace}{uuid.uuid4().hex[:6]}."}
-    )
-    await ensure_topics(own)
-    return own
+async def settings(infra: Endpoints) -> KafkaSettings:
+    """Topics of the test's own, created and empty."""
+    return await own_topics(infra.kafka_bootstrap)
 
 
 def loop_over(
