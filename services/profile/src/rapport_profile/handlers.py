@@ -228,7 +228,7 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
 
     if merges:
         await store.merge_away(db, merges)
-    await store.save_profiles(db, states, why)
+    await store.save_profiles(db, states, why, existing=set(locked))
     await store.add_identities(db, new_identities)
     await store.add_interactions(db, interactions)
     if merged_survivors:
