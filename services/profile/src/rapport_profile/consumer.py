@@ -13,6 +13,7 @@ from rapport_events.runtime import touchpoint_consumer
 from rapport_events.settings import KafkaSettings
 from rapport_profile.handlers import fold_and_publish
 from rapport_profile.settings import ProfileSettings
+from rapport_profile.store.state_cache import ProfileCache
 
 
 def build_consumer(
@@ -23,9 +24,10 @@ def build_consumer(
     group_id: str | None = None,
 ) -> ConsumerLoop[TouchpointEvent]:
     topic = settings.kafka.topics.profile_changes
+    cache = ProfileCache(settings.state_cache_size)
 
     async def fold(events: Sequence[TouchpointEvent]) -> None:
-        await fold_and_publish(db, publisher, topic, events)
+        await fold_and_publish(db, publisher, topic, events, cache=cache)
 
     return touchpoint_consumer(
         settings.kafka,

@@ -4,7 +4,7 @@ connection of the caller's transaction (the hot path: no per-row round trips, no
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rapport_profile.domain.identity_graph import Identifier
 from rapport_profile.domain.profile import ProfileState
-from rapport_profile.store.state_codec import from_row, state_document
+from rapport_profile.store.state_cache import Stamp
+from rapport_profile.store.state_codec import from_row, state_document, with_columns
 
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:
@@ -72,24 +73,48 @@ PROFILE_COLUMNS = (
     "profile_id, merged_into, created_at, first_seen, last_seen, orders, revenue, refunds, "
     "lifecycle_stage, value_tier, recency_score, frequency_score, monetary_score, version"
 )
+_LOCKED_COLUMNS = ", ".join(f"p.{column.strip()}" for column in PROFILE_COLUMNS.split(","))
 
 
 async def lock_profiles(
-    db: asyncpg.Connection, profile_ids: Iterable[uuid.UUID]
+    db: asyncpg.Connection,
+    profile_ids: Iterable[uuid.UUID],
+    cached: Mapping[uuid.UUID, Stamp] | None = None,
 ) -> list[asyncpg.Record]:
-    """Lock profile rows in id order and return them (merged_into tells a merge raced us)."""
+    """Lock profile rows in id order and return them (merged_into tells a merge raced us).
+
+    `state` is NULL where the row still shows the version and creation time in `cached`: the
+    caller holds that state already, the server need not send it."""
+    cached = cached or {}
     return list(
         await db.fetch(
             # state as text: orjson reads it several times faster than the driver's codec
-            f"SELECT {PROFILE_COLUMNS}, state::text AS state FROM profiles "  # noqa: S608
-            "WHERE profile_id = ANY($1::uuid[]) ORDER BY profile_id FOR UPDATE",
+            f"SELECT {_LOCKED_COLUMNS}, CASE WHEN p.version = c.version "  # noqa: S608
+            "AND p.created_at = c.created_at THEN NULL ELSE p.state::text END AS state "
+            "FROM profiles p LEFT JOIN unnest($2::uuid[], $3::bigint[], $4::timestamptz[]) "
+            "AS c(id, version, created_at) ON c.id = p.profile_id "
+            "WHERE p.profile_id = ANY($1::uuid[]) ORDER BY p.profile_id FOR UPDATE OF p",
             sorted(set(profile_ids)),
+            list(cached),
+            [version for version, _ in cached.values()],
+            [created_at for _, created_at in cached.values()],
         )
     )
 
 
-def load(record: asyncpg.Record) -> ProfileState:
-    return from_row(record)
+async def profile_documents(
+    db: asyncpg.Connection, profile_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The state documents of rows this transaction has locked (a cache entry was gone)."""
+    rows = await db.fetch(
+        "SELECT profile_id, state::text AS state FROM profiles WHERE profile_id = ANY($1::uuid[])",
+        list(profile_ids),
+    )
+    return {row["profile_id"]: row["state"] for row in rows}
+
+
+def load(record: Mapping[str, Any], cached: ProfileState | None = None) -> ProfileState:
+    return from_row(record) if cached is None else with_columns(cached, record)
 
 
 PROFILE_VALUES = """

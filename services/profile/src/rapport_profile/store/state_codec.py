@@ -105,3 +105,20 @@ def from_row(row: Mapping[str, Any]) -> ProfileState:
         monetary_score=row["monetary_score"],
         version=row["version"],
     )
+
+
+def with_columns(state: ProfileState, row: Mapping[str, Any]) -> ProfileState:
+    """A state held in memory (its document part is current) refreshed from its row's columns."""
+    state.created_at = row["created_at"]
+    state.first_seen = row["first_seen"]
+    state.last_seen = row["last_seen"]
+    state.orders = row["orders"]
+    state.revenue = row["revenue"]
+    state.refunds = row["refunds"]
+    state.value_tier = row["value_tier"]
+    state.lifecycle_stage = row["lifecycle_stage"]
+    state.recency_score = row["recency_score"]
+    state.frequency_score = row["frequency_score"]
+    state.monetary_score = row["monetary_score"]
+    state.version = row["version"]
+    return state
