@@ -203,3 +203,51 @@ async def test_replay_from_the_beginning_rebuilds_the_store_but_not_the_erased(
         assert survivor is None
         assert erased_at is not None  # the old id answers 410 Gone
     assert await _scalar(fresh_db, "SELECT count(*) FROM interactions") == 3
+
+
+async def test_the_consumer_relays_its_changes_and_empties_the_outbox(
+    infra: Endpoints, fresh_db: Database, make_event: Any
+) -> None:
+    """The changes are published beside the fold (not before the offsets are committed):
+    they still all reach the topic, once the fold has committed them to the outbox."""
+    kafka = await _own_topics(infra)
+    events = _orders(make_event, customers=3, each=2)
+    await _preload(kafka, events)
+    settings = ProfileSettings(
+        kafka=kafka,
+        database=DatabaseSettings(database_url=fresh_db.url),  # type: ignore[arg-type]
+        max_batch=2,  # several batches, so several relayed in turn
+    )
+    publisher = Publisher(kafka)
+    await publisher.start()
+    loop = build_consumer(settings, fresh_db, publisher, group_id=f"g-{uuid.uuid4().hex}")
+    running = asyncio.create_task(loop.run())
+    try:
+
+        async def relayed() -> bool | None:
+            folded = await _scalar(fresh_db, "SELECT count(*) FROM interactions") == len(events)
+            pending = await _scalar(fresh_db, "SELECT count(*) FROM profile_outbox")
+            return (folded and pending == 0) or None
+
+        assert await eventually(relayed, timeout=30)
+    finally:
+        loop.stop()
+        await running
+        await publisher.stop()
+    changes = AIOKafkaConsumer(
+        kafka.topics.profile_changes,
+        bootstrap_servers=infra.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await changes.start()
+    try:
+        polled = await changes.getmany(timeout_ms=5000)
+        keys = {record.key for records in polled.values() for record in records}
+    finally:
+        await changes.stop()
+    async with fresh_db.connection() as conn:
+        profile_ids = {
+            str(await queries.lookup(conn, "loyalty_id", f"L-{c}")).encode() for c in range(3)
+        }
+    assert keys == profile_ids  # every customer's card change arrived
