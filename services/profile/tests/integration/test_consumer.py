@@ -71,6 +71,19 @@ async def _preload(kafka: KafkaSettings, events: list[Any]) -> None:
         await publisher.stop()
 
 
+async def _read_topic(infra: Endpoints, topic: str) -> list[Any]:
+    """What one fetch from the beginning of a topic returns."""
+    reader = AIOKafkaConsumer(
+        topic, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await reader.start()
+    try:
+        polled = await reader.getmany(timeout_ms=5000)
+        return [record for records in polled.values() for record in records]
+    finally:
+        await reader.stop()
+
+
 async def _scalar(db: Database, sql: str) -> Any:
     async with db.connection() as conn:
         return (await conn.execute(text(sql))).scalar_one()
@@ -155,18 +168,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_stream_goe
             await running
     finally:
         await publisher.stop()
-    dlq = AIOKafkaConsumer(
-        kafka.topics.touchpoints_dlq,
-        bootstrap_servers=infra.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await dlq.start()
-    try:
-        polled = await dlq.getmany(timeout_ms=5000)
-        values = [record.value for records in polled.values() for record in records]
-    finally:
-        await dlq.stop()
+    values = [record.value for record in await _read_topic(infra, kafka.topics.touchpoints_dlq)]
     assert values == [b'{"type": "nonsense"']
 
 
@@ -234,18 +236,7 @@ async def test_the_consumer_relays_its_changes_and_empties_the_outbox(
         loop.stop()
         await running
         await publisher.stop()
-    changes = AIOKafkaConsumer(
-        kafka.topics.profile_changes,
-        bootstrap_servers=infra.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await changes.start()
-    try:
-        polled = await changes.getmany(timeout_ms=5000)
-        keys = {record.key for records in polled.values() for record in records}
-    finally:
-        await changes.stop()
+    keys = {record.key for record in await _read_topic(infra, kafka.topics.profile_changes)}
     async with fresh_db.connection() as conn:
         profile_ids = {
             str(await queries.lookup(conn, "loyalty_id", f"L-{c}")).encode() for c in range(3)
