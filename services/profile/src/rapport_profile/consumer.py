@@ -1,7 +1,9 @@
-"""The Kafka entry point of the profile service: decode, fold, publish, commit after."""
+"""The Kafka entry point of the profile service: decode, fold, commit the offsets after the
+fold's transaction; the fold's changes are relayed to their topic beside it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -9,10 +11,48 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent
 from rapport_events.kafka import ConsumerLoop, Publisher
+from rapport_events.observability import get_logger
 from rapport_events.runtime import touchpoint_consumer
 from rapport_events.settings import KafkaSettings
-from rapport_profile.handlers import fold_and_publish
+from rapport_profile.handlers import FoldResult, fold_events, publish_changes
 from rapport_profile.settings import ProfileSettings
+from rapport_profile.store.state_cache import ProfileCache
+
+log = get_logger(__name__)
+
+
+class ChangeRelay:
+    """Publishes each committed batch's changes in the background, in commit order, while the
+    consumer commits its offsets and folds the next batch: the Kafka acknowledgement and the
+    outbox clean-up stay off the path from an event to its fold (freshness). The changes are
+    in the outbox already; whatever this has not published when the process stops is
+    published by the outbox drain, as after a crash."""
+
+    def __init__(self, db: Database, publisher: Publisher, topic: str, depth: int = 4) -> None:
+        self._db, self._publisher, self._topic = db, publisher, topic
+        # Bounded: a broker slower than the fold holds the fold back instead of memory growing.
+        self._queue: asyncio.Queue[FoldResult] = asyncio.Queue(maxsize=depth)
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, result: FoldResult) -> None:
+        if not result.changes:
+            return
+        await self._queue.put(result)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        # Ends when there is nothing left to publish; the next submit starts it again.
+        while not self._queue.empty():
+            result = self._queue.get_nowait()
+            try:
+                await publish_changes(
+                    self._db, self._publisher, self._topic, result.batch_id, result.changes
+                )
+            except Exception as error:  # the rows stay in the outbox for the drain
+                log.warning("profile_changes_relay_failed", error=type(error).__name__)
+            finally:
+                self._queue.task_done()
 
 
 def build_consumer(
@@ -22,10 +62,11 @@ def build_consumer(
     *,
     group_id: str | None = None,
 ) -> ConsumerLoop[TouchpointEvent]:
-    topic = settings.kafka.topics.profile_changes
+    cache = ProfileCache(settings.state_cache_size)
+    relay = ChangeRelay(db, publisher, settings.kafka.topics.profile_changes)
 
     async def fold(events: Sequence[TouchpointEvent]) -> None:
-        await fold_and_publish(db, publisher, topic, events)
+        await relay.submit(await fold_events(db, events, cache=cache))
 
     return touchpoint_consumer(
         settings.kafka,

@@ -41,6 +41,7 @@ from rapport_profile.domain.scores import WINDOW_DAYS, lifecycle, rank_customers
 from rapport_profile.domain.summary import summarize
 from rapport_profile.store import fold as store
 from rapport_profile.store import outbox, privacy, ranking
+from rapport_profile.store.state_cache import ProfileCache
 
 log = get_logger(__name__)
 
@@ -65,6 +66,8 @@ class FoldResult:
     changes: list[ProfileChange] = field(default_factory=list)
     # The outbox rows of this batch (to publish and delete after the commit).
     batch_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # The profiles as this batch left them (for the cache, once committed).
+    profiles: list[ProfileState] = field(default_factory=list, repr=False)
 
 
 def _lock_key(hashed: str) -> int:
@@ -101,13 +104,21 @@ def _details(event: TouchpointEvent) -> str:
 
 
 async def fold_events(
-    db: Database, events: Sequence[TouchpointEvent], *, attempts: int = 8
+    db: Database,
+    events: Sequence[TouchpointEvent],
+    *,
+    attempts: int = 8,
+    cache: ProfileCache | None = None,
 ) -> FoldResult:
-    """Fold a batch in one transaction, idempotent by event id; retried on lock conflicts."""
+    """Fold a batch in one transaction, idempotent by event id; retried on lock conflicts.
+    With a `cache`, profiles folded recently are not decoded again (see store/state_cache)."""
     for attempt in range(attempts):
         try:
             async with db.transaction() as conn:
-                return await _fold(conn, events)
+                result = await _fold(conn, events, cache)
+            if cache is not None:  # committed: what it folded is the profiles' state now
+                cache.keep(result.profiles)
+            return result
         except (*RETRYABLE, ErasedWhileFolding) as error:
             if attempt == attempts - 1:
                 raise
@@ -116,7 +127,9 @@ async def fold_events(
     raise AssertionError("unreachable")
 
 
-async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> FoldResult:  # noqa: PLR0912, PLR0915
+async def _fold(  # noqa: PLR0912, PLR0915
+    conn: AsyncConnection, batch: Sequence[TouchpointEvent], cache: ProfileCache | None
+) -> FoldResult:
     db = await store.driver(conn)
     now = datetime.now(UTC)
     result = FoldResult(received=len(batch))
@@ -159,13 +172,14 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
         wanted = set(owner.values()) - set(locked)
         if not wanted:
             break
-        rows = await store.lock_profiles(db, wanted)
+        rows = await store.lock_profiles(db, wanted, cache.stamps(wanted) if cache else None)
         if len(rows) < len(wanted):
             raise ErasedWhileFolding
         redirect = {row["profile_id"]: row["merged_into"] for row in rows if row["merged_into"]}
         locked.update({row["profile_id"]: row for row in rows if not row["merged_into"]})
         owner = {pair: redirect.get(profile_id, profile_id) for pair, profile_id in owner.items()}
 
+    loaded = await _load(db, locked, cache)
     customers = group_customers(
         pairs, owner, {profile_id: row["created_at"] for profile_id, row in locked.items()}
     )
@@ -180,10 +194,10 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
             state = ProfileState(new_profile_id(customer.identifiers), created_at=now)
             before = NOTHING_KNOWN
         else:
-            state = store.load(locked[customer.survivor])
+            state = loaded[customer.survivor]
             before = state.key_fields()
             for merged_id in customer.merged:
-                state = merge_profiles(state, store.load(locked[merged_id]))
+                state = merge_profiles(state, loaded[merged_id])
                 merges[merged_id] = state.profile_id
             if customer.merged:
                 merged_survivors[state.profile_id] = customer.merged
@@ -228,7 +242,7 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
 
     if merges:
         await store.merge_away(db, merges)
-    await store.save_profiles(db, states, why)
+    await store.save_profiles(db, states, why, existing=set(locked))
     await store.add_identities(db, new_identities)
     await store.add_interactions(db, interactions)
     if merged_survivors:
@@ -246,8 +260,34 @@ async def _fold(conn: AsyncConnection, batch: Sequence[TouchpointEvent]) -> Fold
             )
     await _to_outbox(db, result.batch_id, result.changes)
     result.folded = len(events)
+    result.profiles = states
     FOLDED.labels("folded").inc(result.folded)
     return result
+
+
+async def _load(
+    db: asyncpg.Connection, locked: dict[uuid.UUID, asyncpg.Record], cache: ProfileCache | None
+) -> dict[uuid.UUID, ProfileState]:
+    """The states of the locked profiles: from the cache where the row says it is current
+    (its `state` came back NULL), else decoded from the row."""
+    loaded: dict[uuid.UUID, ProfileState] = {}
+    gone: list[uuid.UUID] = []
+    for profile_id, row in locked.items():
+        if row["state"] is not None:
+            loaded[profile_id] = store.load(row)
+            if cache is not None:
+                cache.forget([profile_id])
+            continue
+        held = cache.take(profile_id, (row["version"], row["created_at"])) if cache else None
+        if held is None:
+            gone.append(profile_id)  # a concurrent fold in this process had it, then failed
+        else:
+            loaded[profile_id] = store.load(row, held)
+    if gone:
+        documents = await store.profile_documents(db, gone)
+        for profile_id in gone:
+            loaded[profile_id] = store.load({**locked[profile_id], "state": documents[profile_id]})
+    return loaded
 
 
 async def _to_outbox(
@@ -302,9 +342,14 @@ async def drain_outbox(
 
 
 async def fold_and_publish(
-    db: Database, publisher: Publisher, topic: str, events: Sequence[TouchpointEvent]
+    db: Database,
+    publisher: Publisher,
+    topic: str,
+    events: Sequence[TouchpointEvent],
+    *,
+    cache: ProfileCache | None = None,
 ) -> FoldResult:
-    result = await fold_events(db, events)
+    result = await fold_events(db, events, cache=cache)
     await publish_changes(db, publisher, topic, result.batch_id, result.changes)
     return result
 

@@ -13,6 +13,12 @@ class ProfileSettings(ServiceSettings):
     consumer_group: str = "rapport-profile"
     consumer_enabled: bool = Field(True, description="fold the stream in this process")
     max_batch: int = Field(2000, description="most events folded in one transaction")
+    state_cache_size: int = Field(
+        10_000,
+        ge=0,
+        description="profiles the consumer keeps decoded between batches (0: none); each costs "
+        "about 1.5 kB of memory (more for a profile with many traits or cases)",
+    )
     outbox_interval_s: float = Field(
         5, description="how often changes left unpublished (crash, broker outage) are retried"
     )

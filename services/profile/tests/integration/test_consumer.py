@@ -71,6 +71,19 @@ async def _preload(kafka: KafkaSettings, events: list[Any]) -> None:
         await publisher.stop()
 
 
+async def _read_topic(infra: Endpoints, topic: str) -> list[Any]:
+    """What one fetch from the beginning of a topic returns."""
+    reader = AIOKafkaConsumer(
+        topic, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await reader.start()
+    try:
+        polled = await reader.getmany(timeout_ms=5000)
+        return [record for records in polled.values() for record in records]
+    finally:
+        await reader.stop()
+
+
 async def _scalar(db: Database, sql: str) -> Any:
     async with db.connection() as conn:
         return (await conn.execute(text(sql))).scalar_one()
@@ -155,18 +168,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_stream_goe
             await running
     finally:
         await publisher.stop()
-    dlq = AIOKafkaConsumer(
-        kafka.topics.touchpoints_dlq,
-        bootstrap_servers=infra.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await dlq.start()
-    try:
-        polled = await dlq.getmany(timeout_ms=5000)
-        values = [record.value for records in polled.values() for record in records]
-    finally:
-        await dlq.stop()
+    values = [record.value for record in await _read_topic(infra, kafka.topics.touchpoints_dlq)]
     assert values == [b'{"type": "nonsense"']
 
 
@@ -203,3 +205,40 @@ async def test_replay_from_the_beginning_rebuilds_the_store_but_not_the_erased(
         assert survivor is None
         assert erased_at is not None  # the old id answers 410 Gone
     assert await _scalar(fresh_db, "SELECT count(*) FROM interactions") == 3
+
+
+async def test_the_consumer_relays_its_changes_and_empties_the_outbox(
+    infra: Endpoints, fresh_db: Database, make_event: Any
+) -> None:
+    """The changes are published beside the fold (not before the offsets are committed):
+    they still all reach the topic, once the fold has committed them to the outbox."""
+    kafka = await _own_topics(infra)
+    events = _orders(make_event, customers=3, each=2)
+    await _preload(kafka, events)
+    settings = ProfileSettings(
+        kafka=kafka,
+        database=DatabaseSettings(database_url=fresh_db.url),  # type: ignore[arg-type]
+        max_batch=2,  # several batches, so several relayed in turn
+    )
+    publisher = Publisher(kafka)
+    await publisher.start()
+    loop = build_consumer(settings, fresh_db, publisher, group_id=f"g-{uuid.uuid4().hex}")
+    running = asyncio.create_task(loop.run())
+    try:
+
+        async def relayed() -> bool | None:
+            folded = await _scalar(fresh_db, "SELECT count(*) FROM interactions") == len(events)
+            pending = await _scalar(fresh_db, "SELECT count(*) FROM profile_outbox")
+            return (folded and pending == 0) or None
+
+        assert await eventually(relayed, timeout=30)
+    finally:
+        loop.stop()
+        await running
+        await publisher.stop()
+    keys = {record.key for record in await _read_topic(infra, kafka.topics.profile_changes)}
+    async with fresh_db.connection() as conn:
+        profile_ids = {
+            str(await queries.lookup(conn, "loyalty_id", f"L-{c}")).encode() for c in range(3)
+        }
+    assert keys == profile_ids  # every customer's card change arrived

@@ -20,6 +20,10 @@ async def add(db: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
 
 
 async def forget_batch(db: asyncpg.Connection, batch_id: uuid.UUID) -> None:
+    """Delete a published batch's rows. Their deletion need not wait for the disk: if a crash
+    loses it, the rows are published once more, which the outbox allows anyway (at least
+    once), and the fold saves an fsync per batch."""
+    await db.execute("SET LOCAL synchronous_commit = off")
     await db.execute("DELETE FROM profile_outbox WHERE batch_id = $1", batch_id)
 
 

@@ -66,14 +66,17 @@ def from_row(row: Mapping[str, Any]) -> ProfileState:
     raw = row["state"]
     doc: dict[str, Any] = orjson.loads(raw) if isinstance(raw, str | bytes) else dict(raw or {})
     country = doc.get("context_country")
+    profile_id = row["profile_id"]
+    revenue, refunds = row["revenue"], row["refunds"]
     return ProfileState(
-        profile_id=uuid.UUID(str(row["profile_id"])),
+        # The driver's UUID and Decimal already are the right types: no round trip via str.
+        profile_id=profile_id if isinstance(profile_id, uuid.UUID) else uuid.UUID(profile_id),
         created_at=row["created_at"],
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
         orders=row["orders"],
-        revenue=Decimal(row["revenue"]),
-        refunds=Decimal(row["refunds"]),
+        revenue=revenue if isinstance(revenue, Decimal) else Decimal(revenue),
+        refunds=refunds if isinstance(refunds, Decimal) else Decimal(refunds),
         currency=doc.get("currency"),
         recent_orders=[datetime.fromisoformat(at) for at in doc.get("recent_orders", [])],
         first_order_at=_time(doc.get("first_order_at")),
@@ -102,3 +105,20 @@ def from_row(row: Mapping[str, Any]) -> ProfileState:
         monetary_score=row["monetary_score"],
         version=row["version"],
     )
+
+
+def with_columns(state: ProfileState, row: Mapping[str, Any]) -> ProfileState:
+    """A state held in memory (its document part is current) refreshed from its row's columns."""
+    state.created_at = row["created_at"]
+    state.first_seen = row["first_seen"]
+    state.last_seen = row["last_seen"]
+    state.orders = row["orders"]
+    state.revenue = row["revenue"]
+    state.refunds = row["refunds"]
+    state.value_tier = row["value_tier"]
+    state.lifecycle_stage = row["lifecycle_stage"]
+    state.recency_score = row["recency_score"]
+    state.frequency_score = row["frequency_score"]
+    state.monetary_score = row["monetary_score"]
+    state.version = row["version"]
+    return state
