@@ -63,7 +63,7 @@ class Database:
                     self.engine.url.set(drivername="postgresql").render_as_string(
                         hide_password=False
                     ),
-                    min_size=self._pool_size,
+                    min_size=min(2, self._pool_size),
                     max_size=self._pool_size,
                     reset=_nothing_to_reset,
                 )
