@@ -19,14 +19,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rapport_events.envelope import EVENT_TYPES, Channel
 from rapport_events.identity import IdentityKind, normalize_email, normalize_phone
 from rapport_profile import handlers
 from rapport_profile.api.cards import LAST_INTERACTIONS, card_document
-from rapport_profile.api.deps import DB, Eraser, ProfilePublisher, Reader, Settings
+from rapport_profile.api.deps import DB, Eraser, ProfilePublisher, Reader, Settings, database
 from rapport_profile.api.models import Card, Erased, Export, Interaction, Timeline
 from rapport_profile.api.responses import json_body
 from rapport_profile.store import queries, reads
@@ -125,8 +125,8 @@ async def lookup(
 
 
 @router.get("/{profile_id}", response_model=Card, summary="The profile card")
-async def card(profile_id: uuid.UUID, _: Reader, db: DB) -> Response:
-    async with db.reader() as conn:
+async def card(profile_id: uuid.UUID, _: Reader, request: Request) -> Response:
+    async with database(request).reader() as conn:
         return json_body(await _card(conn, profile_id))
 
 
@@ -134,7 +134,7 @@ async def card(profile_id: uuid.UUID, _: Reader, db: DB) -> Response:
 async def timeline(
     profile_id: uuid.UUID,
     _: Reader,
-    db: DB,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: str | None = None,
     channel: Channel | None = None,
@@ -146,7 +146,7 @@ async def timeline(
             detail=f"type: unknown event type; expected one of: {', '.join(EVENT_TYPES)}",
         )
     before = _decode_cursor(cursor) if cursor else None
-    async with db.reader() as conn:
+    async with database(request).reader() as conn:
         found = await reads.timeline_page(
             conn,
             profile_id,
