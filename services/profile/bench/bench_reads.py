@@ -279,7 +279,7 @@ async def main(args: argparse.Namespace) -> None:
         for server in servers:
             server.wait(20)
         with contextlib.suppress(asyncpg.PostgresError):
-            await admin.execute(f'DROP DATABASE "{name}"')
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
 
 
