@@ -1,7 +1,9 @@
 """`make bench` (`python -m bench`): every scenario against its reference, then the report.
 
-Options: `--scale 0.1` shrinks the read scenario's data set (1,000,000 interactions over 100,000
+Options: `--scale 0.1` shrinks the fold scenario's data set (1,000,000 events over 100,000
 customers at 1.0); `--duration` sets each load phase's seconds; `--only` runs some scenarios.
+The read scenario always seeds the issue's size (1,000,000 interactions over 100,000
+customers) unless BENCH_READ_SCALE says otherwise.
 Writes bench/report.md and bench/report.json.
 """
 
@@ -91,7 +93,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Result]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--scale", type=float, default=1.0, help="read data set, 1.0 = 1M")
+    parser.add_argument("--scale", type=float, default=1.0, help="fold data set, 1.0 = 1M events")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per load phase")
     parser.add_argument("--seed", type=int, default=20101201)
     parser.add_argument("--partitions", type=int, default=12)

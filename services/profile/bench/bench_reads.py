@@ -4,11 +4,14 @@
     .venv/bin/python services/profile/bench/bench_reads.py --customers 100000 --per-customer 10
 
 Builds a fresh database of `customers` profiles (two identifiers each) and
-`customers * per-customer` interactions with SQL (the fold would take too long for a read
-benchmark), starts the profile API in its own process (consumer off), then this process
-sends card and timeline requests for random customers, open loop at `--rate` requests/s
-(half each), and in the same run times a `SELECT 1` round trip to PostgreSQL and `/healthz`
-over HTTP (the floors). Prints p50/p90/p99/max per kind. Nothing is asserted: it is a measure.
+`customers * per-customer` interactions with SQL (`rapport_profile.store.synthetic`, shared
+with `make bench`), starts the profile API in `--workers` processes of its own (consumer off;
+requests are spread over them as a Kubernetes Service would), then this process sends card and
+timeline requests for random customers, open loop at each `--rate` requests/s (half each), and
+in the same run times a `SELECT 1` round trip to PostgreSQL and `/healthz` over HTTP (the
+floors). Then a closed loop (`--concurrency` requests in flight) gives the most requests/s the
+API serves, beside `/healthz` served the same way. Prints p50/p90/p99/max per kind and the API
+processes' CPU per request. Nothing is asserted: it is a measure.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
+import itertools
 import json
 import os
 import random
@@ -30,86 +33,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-from rich.progress import track
+from rich.progress import Progress
 
 from rapport_events.auth import Scope, hash_key, new_key
 from rapport_events.db import upgrade_schema
 from rapport_profile.store import MIGRATIONS
-
-STATE = json.dumps(
-    {
-        "currency": "GBP",
-        "recent_orders": ["2026-05-01T10:00:00+00:00", "2025-11-02T10:00:00+00:00"],
-        "first_order_at": "2024-03-01T10:00:00+00:00",
-        "channels": {"web": 6, "email": 2, "store": 1, "call_center": 1},
-        "inbound_channels": {"web": 6, "store": 1, "call_center": 1},
-        "traits": {"first_name": {"value": "Ada", "at": "2026-01-01T00:00:00+00:00"}},
-        "preferences": {"size": {"value": "M", "at": "2026-01-01T00:00:00+00:00"}},
-        "consent": {"marketing:email": {"value": True, "at": "2026-01-01T00:00:00+00:00"}},
-        "cases": {},
-        "offers": {"presented": 2},
-        "context_country": {"value": "GB", "at": "2026-01-01T00:00:00+00:00"},
-    }
-)
-# Profile and event ids derived from numbers, so that the load can pick customers at random.
-PROFILE_ID = "md5('profile-' || g)::uuid"
-
-
-def profile_id(number: int) -> uuid.UUID:
-    return uuid.UUID(hashlib.md5(f"profile-{number}".encode()).hexdigest())  # noqa: S324
-
-
-async def build(dsn: str, customers: int, per_customer: int, chunk: int = 10_000) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        for start in track(range(0, customers, chunk), description="building the data set"):
-            low, high = start, min(start + chunk, customers) - 1
-            await conn.execute(
-                f"""
-                INSERT INTO profiles (profile_id, created_at, first_seen, last_seen, orders,
-                    revenue, refunds, last_order_at, lifecycle_stage, lifecycle_why,
-                    value_tier, version, state)
-                SELECT {PROFILE_ID}, now() - interval '700 days', now() - interval '700 days',
-                       now() - interval '1 day', 3, 120.50, 10, now() - interval '30 days',
-                       'active', 'bought 30 days ago', 'standard', 1, $3::jsonb
-                FROM generate_series($1::int, $2::int) g
-                """,  # noqa: S608 - constants only
-                low,
-                high,
-                STATE,
-            )
-            await conn.execute(
-                f"""
-                INSERT INTO identities (kind, value, profile_id, first_seen)
-                SELECT kind, value, {PROFILE_ID}, now() - interval '700 days'
-                FROM generate_series($1::int, $2::int) g,
-                     LATERAL (VALUES ('email', 'c' || g || '@example.com'),
-                                     ('anonymous_id', 'anon-' || g)) AS i(kind, value)
-                """,  # noqa: S608
-                low,
-                high,
-            )
-            await conn.execute(
-                f"""
-                INSERT INTO interactions (profile_id, occurred_at, event_id, channel, type,
-                                          summary, details, amount)
-                SELECT {PROFILE_ID}, now() - random() * interval '700 days',
-                       md5('event-' || g || '-' || k)::uuid,
-                       (ARRAY['web', 'web', 'email', 'store', 'call_center'])[1 + k % 5],
-                       (ARRAY['page_viewed', 'product_viewed', 'email_opened',
-                              'store_purchase', 'call_started'])[1 + k % 5],
-                       'Viewed product Linen shirt',
-                       jsonb_build_object('url', '/p/' || k, 'locale', 'en-GB'),
-                       CASE WHEN k % 5 = 3 THEN 19.00 END
-                FROM generate_series($1::int, $2::int) g, generate_series(1, $3::int) k
-                """,  # noqa: S608
-                low,
-                high,
-                per_customer,
-            )
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
+from rapport_profile.store.synthetic import seed, synthetic_profile_id
 
 
 class RawHttp:
@@ -187,21 +116,35 @@ async def open_loop(
     await asyncio.gather(*tasks)
 
 
+class Servers:
+    """The API processes' clients, taken in turn per request."""
+
+    def __init__(self, clients: list[RawHttp]) -> None:
+        self.clients = clients
+        self._turn = itertools.cycle(clients)
+
+    async def get(self, path: str) -> int:
+        return await next(self._turn).get(path)
+
+
+def read_path(rng: random.Random, customers: int, i: int) -> tuple[str, str]:
+    """Half cards, half 20-entry timeline pages, of random customers."""
+    pid = synthetic_profile_id(rng.randrange(customers))
+    if i % 2 == 0:
+        return "card", f"/v1/customers/{pid}"
+    return "timeline", f"/v1/customers/{pid}/timeline?limit=20"
+
+
 async def load(
-    base: str, key: str, dsn: str, customers: int, rate: float, seconds: float
+    http: Servers, dsn: str, customers: int, rate: float, seconds: float
 ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"card": [], "timeline": [], "healthz": [], "select 1": []}
     errors: dict[str, int] = {}
     rng = random.Random(1)  # noqa: S311 - a reproducible pick, not a secret
     pg = await asyncpg.create_pool(dsn, min_size=2, max_size=4)
-    host, port = base.removeprefix("http://").split(":")
-    http = RawHttp(host, int(port), {"Authorization": f"Bearer {key}"}, connections=64)
-    await http.open()
 
     async def read(i: int) -> None:
-        pid = profile_id(rng.randrange(customers))
-        kind = "card" if i % 2 == 0 else "timeline"
-        path = f"/v1/customers/{pid}" + ("" if kind == "card" else "/timeline?limit=20")
+        kind, path = read_path(rng, customers, i)
         began = time.perf_counter()
         status = await http.get(path)
         elapsed = time.perf_counter() - began
@@ -223,11 +166,30 @@ async def load(
     for samples in times.values():
         samples.clear()
     await asyncio.gather(open_loop(rate, seconds, read), open_loop(rate / 10, seconds, floor))
-    await http.close()
     await pg.close()
     if errors:
         print(f"errors: {errors}")
     return times
+
+
+async def most(http: Servers, customers: int, seconds: float, concurrency: int) -> dict[str, float]:
+    """Requests/s served with `concurrency` in flight (closed loop): reads, then /healthz."""
+    rng = random.Random(2)  # noqa: S311 - a reproducible pick, not a secret
+    rates = {}
+    for kind in ("reads", "healthz"):
+        served = [0]
+
+        async def worker(kind: str, deadline: float, served: list[int]) -> None:
+            while time.perf_counter() < deadline:
+                path = read_path(rng, customers, served[0])[1] if kind == "reads" else "/healthz"
+                if await http.get(path) == 200:
+                    served[0] += 1
+
+        began = time.perf_counter()
+        deadline = began + seconds
+        await asyncio.gather(*(worker(kind, deadline, served) for _ in range(concurrency)))
+        rates[kind] = served[0] / (time.perf_counter() - began)
+    return rates
 
 
 async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
@@ -242,6 +204,12 @@ async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the API did not start")
 
 
+def start_api(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rapport_profile", "api"], env={**env, "RAPPORT_PORT": str(port)}
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     base_url = os.environ["DATABASE_URL"]
     admin_dsn = base_url.replace("postgresql+asyncpg://", "postgresql://")
@@ -250,11 +218,18 @@ async def main(args: argparse.Namespace) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = base_url.rsplit("/", 1)[0] + "/" + name
     dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
-    server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         await asyncio.to_thread(upgrade_schema, MIGRATIONS, url)
         began = time.perf_counter()
-        await build(dsn, args.customers, args.per_customer)
+        with Progress() as progress:
+            bar = progress.add_task("building the data set", total=args.customers)
+            await seed(
+                dsn,
+                args.customers,
+                args.per_customer,
+                progress=lambda done: progress.update(bar, completed=done),
+            )
         print(
             f"data set: {args.customers:,} profiles, {args.customers * args.per_customer:,} "
             f"interactions, built in {time.perf_counter() - began:.0f} s"
@@ -265,32 +240,46 @@ async def main(args: argparse.Namespace) -> None:
             **os.environ,
             "DATABASE_URL": url,
             "RAPPORT_API_KEYS": json.dumps(keys),
-            "RAPPORT_PORT": str(args.port),
             "RAPPORT_LOG_LEVEL": "WARNING",
         }
-        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
-            [sys.executable, "-m", "rapport_profile", "api"], env=env
-        )
-        base = f"http://127.0.0.1:{args.port}"
-        await wait_ready(base, server)
+        ports = [args.port + index for index in range(args.workers)]
+        servers = [start_api(env, port) for port in ports]
+        for port, server in zip(ports, servers, strict=True):
+            await wait_ready(f"http://127.0.0.1:{port}", server)
+        headers = {"Authorization": f"Bearer {key}"}
+        clients = [RawHttp("127.0.0.1", port, headers, connections=64) for port in ports]
+        for client in clients:
+            await client.open()
+        http = Servers(clients)
+        label = f"{args.workers} API process{'es' if args.workers > 1 else ''}"
         for rate in args.rate:
-            cpu_before = cpu_seconds(server.pid)
-            times = await load(base, key, dsn, args.customers, rate, args.seconds)
+            cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+            times = await load(http, dsn, args.customers, rate, args.seconds)
             served = sum(len(samples) for kind, samples in times.items() if kind != "select 1")
-            cpu = cpu_seconds(server.pid) - cpu_before
+            cpu = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
             print(
-                f"{rate:.0f} req/s for {args.seconds:.0f} s (half card, half 20-entry page); "
-                f"API process CPU {cpu * 1000 / max(served, 1):.2f} ms per request, "
+                f"{rate:.0f} req/s for {args.seconds:.0f} s (half card, half 20-entry page) on "
+                f"{label}; API CPU {cpu * 1000 / max(served, 1):.2f} ms per request, "
                 f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:"
             )
             for kind, samples in times.items():
                 print(f"  {kind:<9} {percentiles(samples)}")
+        if args.concurrency:
+            rates = await most(http, args.customers, args.seconds, args.concurrency)
+            print(
+                f"closed loop, {args.concurrency} in flight on {label}: "
+                f"reads {rates['reads']:.0f} req/s, /healthz {rates['healthz']:.0f} req/s, "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
+        for client in clients:
+            await client.close()
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
+        for server in servers:
             server.wait(20)
         with contextlib.suppress(asyncpg.PostgresError):
-            await admin.execute(f'DROP DATABASE "{name}"')
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
 
 
@@ -300,5 +289,9 @@ if __name__ == "__main__":
     parser.add_argument("--per-customer", type=int, default=10)
     parser.add_argument("--rate", type=float, nargs="+", default=[50, 500])
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--port", type=int, default=8712)
+    parser.add_argument("--port", type=int, default=8712, help="the first API process's port")
+    parser.add_argument("--workers", type=int, default=1, help="API processes")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="closed-loop requests in flight; 0: skip"
+    )
     asyncio.run(main(parser.parse_args()))

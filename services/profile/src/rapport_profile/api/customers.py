@@ -6,6 +6,9 @@ erase (privacy).
 - An erased id answers 410 Gone with the erasure date; an unknown one 404.
 - Export needs `profiles:erase` (the privacy officer's scope), not merely `profiles:read`:
   an agent reads a card, only the privacy officer takes everything out.
+- The card and timeline are the call-center's hot path: one statement on a bare driver
+  connection, the body serialised once (`responses.json_body`); `response_model=` keeps them
+  documented as `Card` and `Timeline`.
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+import asyncpg
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rapport_events.envelope import EVENT_TYPES, Channel
 from rapport_events.identity import IdentityKind, normalize_email, normalize_phone
 from rapport_profile import handlers
-from rapport_profile.api.cards import LAST_INTERACTIONS, build_card
-from rapport_profile.api.deps import DB, Eraser, ProfilePublisher, Reader, Settings
+from rapport_profile.api.cards import LAST_INTERACTIONS, card_document
+from rapport_profile.api.deps import DB, Eraser, ProfilePublisher, Reader, Settings, database
 from rapport_profile.api.models import Card, Erased, Export, Interaction, Timeline
+from rapport_profile.api.responses import json_body
 from rapport_profile.store import queries, reads
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -66,10 +71,10 @@ async def _survivor(conn: AsyncConnection, profile_id: uuid.UUID) -> uuid.UUID:
     return _live(reads.Resolved(survivor, erased_at))
 
 
-async def _card(conn: AsyncConnection, profile_id: uuid.UUID) -> Card:
+async def _card(conn: asyncpg.Connection, profile_id: uuid.UUID) -> dict[str, Any]:
     found = await reads.card(conn, profile_id, recent=LAST_INTERACTIONS)
     _live(found.resolved)
-    card = build_card(found, profile_id)
+    card = card_document(found, profile_id)
     if card is None:  # not reachable from one snapshot, but never a 500
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")
     return card
@@ -85,7 +90,7 @@ async def lookup(
     loyalty_id: str | None = None,
     customer_id: str | None = None,
     anonymous_id: str | None = None,
-) -> Card:
+) -> Response:
     given = {
         IdentityKind.EMAIL: email,
         IdentityKind.PHONE: phone,
@@ -110,38 +115,38 @@ async def lookup(
     value = value.strip()
     if not value:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{kind}: must not be blank")
-    async with db.connection() as conn:
-        profile_id = await queries.lookup(conn, kind.value, value)
+    async with db.reader() as conn:
+        profile_id = await reads.lookup(conn, kind.value, value)
         if profile_id is None:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, detail=f"no customer found with this {kind}"
             )
-        return await _card(conn, profile_id)
+        return json_body(await _card(conn, profile_id))
 
 
 @router.get("/{profile_id}", response_model=Card, summary="The profile card")
-async def card(profile_id: uuid.UUID, _: Reader, db: DB) -> Card:
-    async with db.connection() as conn:
-        return await _card(conn, profile_id)
+async def card(profile_id: uuid.UUID, _: Reader, request: Request) -> Response:
+    async with database(request).reader() as conn:
+        return json_body(await _card(conn, profile_id))
 
 
 @router.get("/{profile_id}/timeline", response_model=Timeline, summary="The dialogue history")
 async def timeline(
     profile_id: uuid.UUID,
     _: Reader,
-    db: DB,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: str | None = None,
     channel: Channel | None = None,
     type: str | None = Query(None, description="an event type, e.g. order_completed"),
-) -> Timeline:
+) -> Response:
     if type is not None and type not in EVENT_TYPES:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             detail=f"type: unknown event type; expected one of: {', '.join(EVENT_TYPES)}",
         )
     before = _decode_cursor(cursor) if cursor else None
-    async with db.connection() as conn:
+    async with database(request).reader() as conn:
         found = await reads.timeline_page(
             conn,
             profile_id,
@@ -152,11 +157,15 @@ async def timeline(
         )
     survivor, rows = _live(found.resolved), found.items
     page, more = rows[:limit], len(rows) > limit
-    return Timeline(
-        profile_id=survivor,
-        merged_from=profile_id if profile_id != survivor else None,
-        items=[Interaction.model_validate(row) for row in page],
-        next_cursor=_encode_cursor(page[-1]["occurred_at"], page[-1]["event_id"]) if more else None,
+    return json_body(
+        {  # the shape of `Timeline`
+            "profile_id": survivor,
+            "merged_from": profile_id if profile_id != survivor else None,
+            "items": page,
+            "next_cursor": _encode_cursor(page[-1]["occurred_at"], page[-1]["event_id"])
+            if more
+            else None,
+        }
     )
 
 
@@ -166,8 +175,9 @@ async def timeline(
     summary="Everything held about the customer (portability; needs profiles:erase)",
 )
 async def export(profile_id: uuid.UUID, _: Eraser, db: DB) -> Export:
+    async with db.reader() as reader:
+        card = Card.model_validate(await _card(reader, profile_id))
     async with db.connection() as conn:
-        card = await _card(conn, profile_id)
         rows = await queries.timeline(conn, card.profile_id, limit=None)
     return Export(
         exported_at=datetime.now(UTC),

@@ -26,5 +26,8 @@ def install_database_errors(app: FastAPI) -> None:
         OSError,
         asyncpg.exceptions.PostgresConnectionError,
         asyncpg.exceptions.InterfaceError,
+        # The reads run on bare asyncpg (no DBAPIError around it): a server shutting down
+        # or starting up answers 57P01-57P03 as these.
+        asyncpg.exceptions.OperatorInterventionError,
     ):
         app.add_exception_handler(kind, unavailable)
