@@ -23,6 +23,13 @@ class RecommenderSettings(ServiceSettings):
     contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
     decline_cooldown_days: float = Field(90, description="rest for an item declined twice")
     abandoned_cart_minutes: float = Field(30, description="a cart left this long is abandoned")
+    rerank_chunk: int = Field(32, ge=1, description="customers ranked again per unit of work")
+    rerank_lease_seconds: float = Field(
+        30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
+    )
+    rerank_poll_seconds: float = Field(
+        1.0, gt=0, description="look for marks of other replicas this often when not woken"
+    )
 
     def policy(self) -> Policy:
         return Policy(

@@ -13,6 +13,7 @@ from rapport_events.runtime import connected, consuming
 from rapport_events.service import create_app
 from rapport_recommender.api import offers
 from rapport_recommender.consumer import build_consumer
+from rapport_recommender.reranker import Reranker, reranking
 from rapport_recommender.settings import RecommenderSettings
 
 
@@ -20,11 +21,14 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     settings = settings or RecommenderSettings()
     db = Database(settings.database)
     publisher = Publisher(settings.kafka)
-    consumer = build_consumer(settings, db, publisher) if settings.consumer_enabled else None
+    # The re-ranker runs where the fold runs: it is woken by each batch the fold commits.
+    reranker = Reranker(settings, db, publisher) if settings.consumer_enabled else None
+    consumer = build_consumer(settings, db, publisher, folded=reranker.wake) if reranker else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with connected(publisher), consuming(consumer):
+        # Stopped in reverse: the consumer's last batch first, then the ranking it woke.
+        async with connected(publisher), reranking(reranker), consuming(consumer):
             yield
         await db.dispose()
 
@@ -41,5 +45,6 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
     app.state.consumer = consumer
+    app.state.reranker = reranker
     app.include_router(offers.router)
     return app

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Text
@@ -666,17 +666,25 @@ async def unpublished(conn: AsyncConnection, limit: int) -> list[Row]:
 
 async def mark_published(conn: AsyncConnection, sent: Mapping[uuid.UUID, datetime]) -> None:
     """Only what has not changed again since it was read (a newer one still waits to go)."""
-    for profile_id, updated_at in sorted(sent.items()):
-        await conn.execute(
-            update(best_offers)
-            .where(
-                and_(
-                    best_offers.c.profile_id == profile_id,
-                    best_offers.c.updated_at == updated_at,
-                )
-            )
-            .values(published=True)
+    if not sent:
+        return
+    ids, times = zip(*sorted(sent.items()), strict=True)
+    was = select(
+        func.unnest(
+            bindparam("ids", value=list(ids), type_=ARRAY(best_offers.c.profile_id.type))
+        ).label("profile_id"),
+        func.unnest(
+            bindparam("times", value=list(times), type_=ARRAY(best_offers.c.updated_at.type))
+        ).label("updated_at"),
+    ).subquery("was")
+    await conn.execute(
+        update(best_offers)
+        .where(
+            best_offers.c.profile_id == was.c.profile_id,
+            best_offers.c.updated_at == was.c.updated_at,
         )
+        .values(published=True)
+    )
 
 
 async def forget_contacts_before(conn: AsyncConnection, before: datetime) -> None:
