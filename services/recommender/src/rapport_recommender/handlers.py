@@ -85,18 +85,10 @@ async def _write(conn: AsyncConnection, update: BatchUpdate) -> None:
     await queries.upsert_customers(
         conn, ({"subject": s, **asdict(d)} for s, d in update.customers.items())
     )
-    await queries.upsert_customer_items(
-        conn,
-        ({"subject": s, "sku": sku, **asdict(d)} for (s, sku), d in update.customer_items.items()),
-    )
-    await queries.add_item_stats(conn, ({"sku": s, **asdict(d)} for s, d in update.items.items()))
-    await queries.add_country_units(
-        conn,
-        ({"country": c, "sku": s, "units": u} for (c, s), u in update.country_units.items()),
-    )
-    await queries.add_pairs(
-        conn, ({"kind": k, "a": a, "b": b, "together": n} for (k, a, b), n in update.pairs.items())
-    )
+    await queries.upsert_customer_items(conn, update.customer_items)
+    await queries.add_item_stats(conn, update.items)
+    await queries.add_country_units(conn, update.country_units)
+    await queries.add_pairs(conn, update.pairs)
     await queries.upsert_carts(
         conn,
         (
