@@ -2,8 +2,9 @@
 work; rank the offers of a customer; publish best offers that changed.
 
 The fold writes facts only: the customers it touched are marked stale in the same transaction
-and ranked again by the re-ranker (`rerank`) once it has committed, so that a batch costs
-what its facts cost, not what ranking its customers costs."""
+and ranked again by the re-ranker (`rerank`) once it has committed, and its co-occurrence
+increments are recorded as one row that `rerank.merge_pending_pairs` adds to item_pairs, so
+that a batch costs what its own facts cost."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from rapport_recommender.domain.fold import BatchUpdate, fold_batch
 from rapport_recommender.domain.offers import Kind, Offer
 from rapport_recommender.domain.rules import ConsentEntry
 from rapport_recommender.settings import TREND_EPOCH, RecommenderSettings
-from rapport_recommender.store import queries, stale
+from rapport_recommender.store import pairs, queries, stale
 
 log = get_logger(__name__)
 POPULAR_CANDIDATES = 50
@@ -88,7 +89,7 @@ async def _write(conn: AsyncConnection, update: BatchUpdate) -> None:
     await queries.upsert_customer_items(conn, update.customer_items)
     await queries.add_item_stats(conn, update.items)
     await queries.add_country_units(conn, update.country_units)
-    await queries.add_pairs(conn, update.pairs)
+    await pairs.record(conn, update.pairs)  # added to item_pairs off the fold's path
     await queries.upsert_carts(
         conn,
         (

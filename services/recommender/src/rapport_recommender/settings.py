@@ -27,6 +27,9 @@ class RecommenderSettings(ServiceSettings):
     rerank_lease_seconds: float = Field(
         30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
     )
+    pair_merge_batches: int = Field(
+        20, ge=1, description="folded batches' pair increments added to item_pairs at once"
+    )
     rerank_poll_seconds: float = Field(
         1.0, gt=0, description="look for marks of other replicas this often when not woken"
     )

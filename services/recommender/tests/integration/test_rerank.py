@@ -21,15 +21,16 @@ from rapport_events.codec import decode_json
 from rapport_events.db import Database
 from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
+from rapport_recommender.background import Worker, working
 from rapport_recommender.handlers import fold
-from rapport_recommender.rerank import rerank_stale
-from rapport_recommender.reranker import Reranker, reranking
+from rapport_recommender.rerank import rerank_and_publish, rerank_stale
 from rapport_recommender.store import stale
 from services.recommender.tests.integration.test_offers_rules import (
     NOW,
     SETTINGS,
     email_hash,
     identified,
+    merge_pairs,
     new_customer,
     order,
     seed_pairs,
@@ -195,9 +196,11 @@ async def test_marks_left_by_a_stopped_instance_are_ranked_and_published_by_the_
     t = tag()
     await seed_pairs(fresh_db, t)
     _, pid = await bought_lamp(fresh_db, t)  # folded; no re-ranker ran: the mark waits
-    settings = SETTINGS.model_copy(update={"kafka": kafka_settings, "rerank_poll_seconds": 0.1})
-    reranker = Reranker(settings, fresh_db, publisher)
-    async with reranking(reranker):
+    settings = SETTINGS.model_copy(update={"kafka": kafka_settings})
+    reranker = Worker(
+        "rerank", lambda: rerank_and_publish(fresh_db, settings, publisher), poll_seconds=0.1
+    )
+    async with working([reranker]):
         found: dict[str, Any] | None = None
         for _ in range(100):
             for records in (await offers_topic.getmany(timeout_ms=200)).values():
@@ -210,3 +213,18 @@ async def test_marks_left_by_a_stopped_instance_are_ranked_and_published_by_the_
     assert found is not None, "no offer published"
     assert found["offer"]["items"] == [f"{t}-SHADE"]
     assert (await best(fresh_db, pid) or {}).get("published") is True
+
+
+async def test_pending_pairs_are_added_once_summed_across_batches(fresh_db: Database) -> None:
+    t = tag()
+    for i in range(3):  # three batches, each one more customer with both
+        await fold(fresh_db, SETTINGS, [order(f"p{i}-{t}@example.com", f"{t}-A", f"{t}-B")], [])
+    query = text("SELECT together FROM item_pairs WHERE kind = 'bought' AND a = :a AND b = :b")
+    async with fresh_db.connection() as conn:
+        assert await conn.scalar(query, {"a": f"{t}-A", "b": f"{t}-B"}) is None
+    await merge_pairs(fresh_db)
+    await merge_pairs(fresh_db)  # nothing left: adds nothing
+    async with fresh_db.connection() as conn:
+        assert await conn.scalar(query, {"a": f"{t}-A", "b": f"{t}-B"}) == 3
+        assert await conn.scalar(query, {"a": f"{t}-B", "b": f"{t}-A"}) == 3
+        assert await conn.scalar(text("SELECT count(*) FROM pending_pairs")) == 0

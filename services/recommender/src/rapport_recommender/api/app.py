@@ -12,8 +12,9 @@ from rapport_events.kafka import Publisher
 from rapport_events.runtime import connected, consuming
 from rapport_events.service import create_app
 from rapport_recommender.api import offers
+from rapport_recommender.background import Worker, working
 from rapport_recommender.consumer import build_consumer
-from rapport_recommender.reranker import Reranker, reranking
+from rapport_recommender.rerank import merge_pending_pairs, rerank_and_publish
 from rapport_recommender.settings import RecommenderSettings
 
 
@@ -21,14 +22,32 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     settings = settings or RecommenderSettings()
     db = Database(settings.database)
     publisher = Publisher(settings.kafka)
-    # The re-ranker runs where the fold runs: it is woken by each batch the fold commits.
-    reranker = Reranker(settings, db, publisher) if settings.consumer_enabled else None
-    consumer = build_consumer(settings, db, publisher, folded=reranker.wake) if reranker else None
+    # The background workers run where the fold runs: each batch it commits wakes them.
+    workers = (
+        [
+            Worker(
+                "rerank",
+                lambda: rerank_and_publish(db, settings, publisher),
+                settings.rerank_poll_seconds,
+            ),
+            Worker(
+                "pairs", lambda: merge_pending_pairs(db, settings), settings.rerank_poll_seconds
+            ),
+        ]
+        if settings.consumer_enabled
+        else []
+    )
+
+    def folded() -> None:
+        for worker in workers:
+            worker.wake()
+
+    consumer = build_consumer(settings, db, publisher, folded) if workers else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Stopped in reverse: the consumer's last batch first, then the ranking it woke.
-        async with connected(publisher), reranking(reranker), consuming(consumer):
+        # Stopped in reverse: the consumer's last batch first, then the work it woke.
+        async with connected(publisher), working(workers), consuming(consumer):
             yield
         await db.dispose()
 
@@ -45,6 +64,6 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
     app.state.consumer = consumer
-    app.state.reranker = reranker
+    app.state.workers = workers
     app.include_router(offers.router)
     return app

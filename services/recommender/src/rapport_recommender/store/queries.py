@@ -247,22 +247,6 @@ async def add_country_units(conn: AsyncConnection, units: Mapping[tuple[str, str
     )
 
 
-async def add_pairs(conn: AsyncConnection, pairs: Mapping[tuple[str, str, str], int]) -> None:
-    """(kind, a, b) → how many more customers have both."""
-    if not pairs:
-        return
-    keys = sorted(pairs)
-    stmt = _unnest(
-        item_pairs, {**_columns(keys, ("kind", "a", "b")), "together": [pairs[k] for k in keys]}
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[item_pairs.c.kind, item_pairs.c.a, item_pairs.c.b],
-            set_={"together": item_pairs.c.together + stmt.excluded.together},
-        )
-    )
-
-
 async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "kind", "segment")
     if not values:

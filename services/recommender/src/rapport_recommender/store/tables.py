@@ -208,3 +208,17 @@ stale_offers = Table(
     Column("claimed_until", DateTime(timezone=True)),
     Index("stale_offers_by_age", "marked_at"),
 )
+
+# Co-occurrence increments folded but not yet added to item_pairs: one row per batch (its
+# aggregated pairs as parallel arrays), written by the fold in its own transaction and applied
+# by the pair merger, which deletes what it adds in one transaction (exactly once). The fold's
+# cost no longer includes upserting tens of thousands of pair rows per batch.
+pending_pairs = Table(
+    "pending_pairs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kinds", ARRAY(Text), nullable=False),
+    Column("a", ARRAY(Text), nullable=False),
+    Column("b", ARRAY(Text), nullable=False),
+    Column("together", ARRAY(BigInteger), nullable=False),
+)
