@@ -199,16 +199,17 @@ async def stop_service(service: asyncio.subprocess.Process) -> None:
     await asyncio.wait_for(service.wait(), 60)
 
 
-async def stale_count(db: Database) -> int:
+async def rows_in(db: Database, table: str) -> int:
     async with db.connection() as conn:
         from sqlalchemy import text
 
-        return int(await conn.scalar(text("SELECT count(*) FROM stale_offers")) or 0)
+        return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
 
 
-async def watch_fold(db: Database, total: int) -> tuple[float, float, int]:
-    """(events/s from the first folded batch to the last, seconds until no mark was left
-    after that, customers ranked meanwhile)."""
+async def watch_fold(db: Database, total: int) -> tuple[float, dict[str, tuple[int, float]]]:
+    """(events/s from the first folded batch to the last; for the background work — marked
+    customers, pending pair batches — how many waited when the fold caught up and how many
+    seconds after that until none was left)."""
     first: float | None = None
     with Progress(console=console) as progress:
         task = progress.add_task("folding the preloaded topic", total=total)
@@ -221,15 +222,21 @@ async def watch_fold(db: Database, total: int) -> tuple[float, float, int]:
             progress.update(task, completed=done)
     caught_up = time.perf_counter()
     fold_rate = total / max(caught_up - (first or caught_up), 1e-3)
-    waiting = await stale_count(db)
+    left = {table: await rows_in(db, table) for table in ("stale_offers", "pending_pairs")}
+    drained: dict[str, tuple[int, float]] = {}
     with Progress(console=console) as progress:
-        task = progress.add_task("ranking the marked customers", total=waiting)
-        left = waiting
-        while left:
+        task = progress.add_task("background work after the fold", total=sum(left.values()))
+        waiting = dict(left)
+        while any(waiting.values()):
             await asyncio.sleep(0.1)
-            left = await stale_count(db)
-            progress.update(task, completed=waiting - left)
-    return fold_rate, time.perf_counter() - caught_up, waiting
+            for table in [name for name, count in waiting.items() if count]:
+                waiting[table] = await rows_in(db, table)
+                if not waiting[table]:
+                    drained[table] = (left[table], time.perf_counter() - caught_up)
+            progress.update(task, completed=sum(left.values()) - sum(waiting.values()))
+    for table, count in left.items():
+        drained.setdefault(table, (count, 0.0))
+    return fold_rate, drained
 
 
 async def event_to_offer(
@@ -345,12 +352,15 @@ async def bench(args: argparse.Namespace) -> None:
         }
         service = await start_service(env, rng, args.profile)
         try:
-            fold_rate, drain_seconds, ranked = await watch_fold(db, len(events))
+            fold_rate, drained = await watch_fold(db, len(events))
             copy_rate = await copy_baseline(url, events)
+            marked, ranked_in = drained["stale_offers"]
+            batches, merged_in = drained["pending_pairs"]
             console.print(
                 f"fold: {fold_rate:,.0f} events/s; bare COPY of the same rows:"
-                f" {copy_rate:,.0f} rows/s; then {ranked:,} marked customers ranked in"
-                f" {drain_seconds:.1f} s after the fold caught up"
+                f" {copy_rate:,.0f} rows/s. When the fold caught up, {marked:,} customers"
+                f" waited to be ranked (done {ranked_in:.1f} s later) and {batches:,} batches"
+                f" of pairs to be merged (done {merged_in:.1f} s later)"
             )
             latencies, plain = await event_to_offer(args, kafka, publisher, profiles, tag, rng)
         finally:
