@@ -17,7 +17,9 @@ as deployed), so that this process only produces, listens and measures.
 3. GET offers at --get-rate requests/s from a separate load-generator process against
    `rapport-recommender api` in another process.
 
---profile DIR runs the service under pyinstrument and writes its profile there.
+--profile DIR runs the service under pyinstrument and writes its profile there; --split runs
+the fold (`serve` without background work) and the re-ranker and pair merger (`work`, which
+polls every 50 ms instead of being woken) as two processes.
 """
 
 from __future__ import annotations
@@ -172,25 +174,25 @@ async def kafka_round_trip(kafka: KafkaSettings, rate: float, seconds: float) ->
 
 
 async def start_service(
-    env: dict[str, str], rng: random.Random, profile: Path | None
+    env: dict[str, str], rng: random.Random, profile: Path | None, command: str = "serve"
 ) -> asyncio.subprocess.Process:
     env = {**env, "RAPPORT_PORT": str(19000 + rng.randint(0, 900))}
     bin_dir = Path(sys.executable).parent
-    command: list[str | Path] = [bin_dir / "rapport-recommender", "serve"]
+    argv: list[str | Path] = [bin_dir / "rapport-recommender", command]
     if profile:
         await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
-        command = [
+        argv = [
             bin_dir / "pyinstrument",
             "--renderer",
             "text",
             "--show-all",
             "-o",
-            profile / "service.txt",
+            profile / f"{command}.txt",
             "-m",
             "rapport_recommender",
-            "serve",
+            command,
         ]
-    return await asyncio.create_subprocess_exec(*command, env=env)
+    return await asyncio.create_subprocess_exec(*argv, env=env)
 
 
 async def stop_service(service: asyncio.subprocess.Process) -> None:
@@ -350,6 +352,18 @@ async def bench(args: argparse.Namespace) -> None:
             "RAPPORT_API_KEYS": keys.config(),
             "RAPPORT_LOG_LEVEL": "WARNING",
         }
+        if args.split:  # the fold in one process, re-ranking and pair merging in another
+            env = {**env, "RAPPORT_BACKGROUND_ENABLED": "false"}
+            worker = await start_service(
+                {
+                    **env,
+                    "RAPPORT_BACKGROUND_ENABLED": "true",
+                    "RAPPORT_RERANK_POLL_SECONDS": "0.05",
+                },
+                rng,
+                args.profile,
+                "work",
+            )
         service = await start_service(env, rng, args.profile)
         try:
             fold_rate, drained = await watch_fold(db, len(events))
@@ -365,6 +379,8 @@ async def bench(args: argparse.Namespace) -> None:
             latencies, plain = await event_to_offer(args, kafka, publisher, profiles, tag, rng)
         finally:
             await stop_service(service)
+            if args.split:
+                await stop_service(worker)
         console.print(
             f"event → changed offer at {args.rate:.0f} ev/s: p50 {percentile(latencies, 0.5) * 1e3:.0f} ms,"
             f" p99 {percentile(latencies, 0.99) * 1e3:.0f} ms ({len(latencies)} offers of"
@@ -458,6 +474,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--profile", type=Path, help="profile the service with pyinstrument")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="fold in one process, re-rank and merge pairs in another (`work`, polling)",
+    )
     parser.add_argument("--load-generator", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--profiles", help=argparse.SUPPRESS)

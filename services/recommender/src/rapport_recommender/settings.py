@@ -19,6 +19,9 @@ class RecommenderSettings(ServiceSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     consumer_group: str = "rapport-recommender"
     consumer_enabled: bool = Field(True, description="fold the stream in this process")
+    background_enabled: bool = Field(
+        True, description="re-rank stale customers and merge pending pairs in this process"
+    )
     max_batch: int = Field(1000, description="most events folded in one transaction")
     contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
     decline_cooldown_days: float = Field(90, description="rest for an item declined twice")

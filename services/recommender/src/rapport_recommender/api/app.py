@@ -22,7 +22,8 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     settings = settings or RecommenderSettings()
     db = Database(settings.database)
     publisher = Publisher(settings.kafka)
-    # The background workers run where the fold runs: each batch it commits wakes them.
+    # The background workers run beside the fold, woken by each batch it commits; or in
+    # processes of their own (`work`), where they look for work every rerank_poll_seconds.
     workers = (
         [
             Worker(
@@ -34,7 +35,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
                 "pairs", lambda: merge_pending_pairs(db, settings), settings.rerank_poll_seconds
             ),
         ]
-        if settings.consumer_enabled
+        if settings.background_enabled
         else []
     )
 
@@ -42,7 +43,9 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         for worker in workers:
             worker.wake()
 
-    consumer = build_consumer(settings, db, publisher, folded) if workers else None
+    consumer = (
+        build_consumer(settings, db, publisher, folded) if settings.consumer_enabled else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
