@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import sys
 import time
 import uuid
@@ -173,10 +174,16 @@ async def kafka_round_trip(kafka: KafkaSettings, rate: float, seconds: float) ->
     return latencies
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def start_service(
-    env: dict[str, str], rng: random.Random, profile: Path | None, command: str = "serve"
+    env: dict[str, str], profile: Path | None, command: str = "serve"
 ) -> asyncio.subprocess.Process:
-    env = {**env, "RAPPORT_PORT": str(19000 + rng.randint(0, 900))}
+    env = {**env, "RAPPORT_PORT": str(free_port())}
     bin_dir = Path(sys.executable).parent
     argv: list[str | Path] = [bin_dir / "rapport-recommender", command]
     if profile:
@@ -360,11 +367,10 @@ async def bench(args: argparse.Namespace) -> None:
                     "RAPPORT_BACKGROUND_ENABLED": "true",
                     "RAPPORT_RERANK_POLL_SECONDS": "0.05",
                 },
-                rng,
                 args.profile,
                 "work",
             )
-        service = await start_service(env, rng, args.profile)
+        service = await start_service(env, args.profile)
         try:
             fold_rate, drained = await watch_fold(db, len(events))
             copy_rate = await copy_baseline(url, events)
@@ -389,7 +395,7 @@ async def bench(args: argparse.Namespace) -> None:
         )
 
         # 3. GET offers: the API in one process, the load generator in another
-        port = 18000 + rng.randint(0, 900)
+        port = free_port()
         env = {**env, "RAPPORT_PORT": str(port)}
         bin_dir = Path(sys.executable).parent
         api = await asyncio.create_subprocess_exec(bin_dir / "rapport-recommender", "api", env=env)
