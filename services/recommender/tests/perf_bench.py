@@ -50,7 +50,7 @@ from rapport_events.codec import encode_event
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import IdentityKind, identifier_hash, message_key
-from rapport_events.kafka import Publisher, ensure_topics
+from rapport_events.kafka import BrokerUnavailable, Publisher, ensure_topics
 from rapport_events.settings import KafkaSettings
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import MIGRATIONS
@@ -279,6 +279,7 @@ async def event_to_offer(
     count = int(args.rate * args.seconds)
     every = max(1, count // len(fresh))
     finished: list[bool] = []
+    failed: list[int] = []
 
     async def send(i: int) -> None:
         if i % every == 0 and i // every < len(fresh):
@@ -288,9 +289,12 @@ async def event_to_offer(
         else:
             customer = rng.choices(range(args.customers), customer_weights)[0]
             event = make_event(rng, email_of(customer, tag), skus, sku_weights)
-        await publisher.publish(
-            kafka.topics.touchpoints, encode_event(event), key=message_key(event.identity)
-        )
+        try:
+            await publisher.publish(
+                kafka.topics.touchpoints, encode_event(event), key=message_key(event.identity)
+            )
+        except BrokerUnavailable:
+            failed.append(i)  # counted and shown: a refused send is not a latency
 
     async def listen() -> None:
         deadline = time.perf_counter() + args.seconds + 30
@@ -308,6 +312,8 @@ async def event_to_offer(
     finished.append(True)
     await asyncio.wait_for(listening, args.seconds + 60)
     await listener.stop()
+    if failed:
+        console.print(f"[red]{len(failed)} of {count} sends were refused by Kafka[/red]")
     plain = await kafka_round_trip(kafka, args.rate, args.seconds)
     return latencies, plain
 
