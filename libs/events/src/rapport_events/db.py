@@ -87,7 +87,9 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
 # The server's own words for "I am going away or not there yet": class 08 (connection exception),
 # admin_shutdown, crash_shutdown, cannot_connect_now. Not the rest of class 57: a statement
 # timeout (57014) on one record must end in the dead-letter topic, not retry forever.
-_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# Also "you lost a race": serialization_failure and deadlock_detected roll the loser back whole,
+# and running it again is PostgreSQL's own advice (it says nothing about the data).
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01")
 
 
 def _server_going_away(error: BaseException) -> bool:

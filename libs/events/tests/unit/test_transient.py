@@ -20,6 +20,11 @@ def test_a_server_shutting_down_mid_transaction_is_transient() -> None:
     assert is_transient(wrapped(asyncpg.exceptions.CannotConnectNowError("shutting down")))
 
 
+def test_a_lost_race_between_transactions_is_transient() -> None:
+    assert is_transient(wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock detected")))
+    assert is_transient(wrapped(asyncpg.exceptions.SerializationError("could not serialize")))
+
+
 def test_bad_data_and_statement_timeouts_are_not_transient() -> None:
     assert not is_transient(wrapped(asyncpg.exceptions.UniqueViolationError("duplicate key")))
     assert not is_transient(wrapped(asyncpg.exceptions.QueryCanceledError("statement timeout")))

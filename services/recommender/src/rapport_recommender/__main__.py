@@ -1,4 +1,4 @@
-"""`python -m rapport_recommender` (or `rapport-recommender`): serve, migrate."""
+"""`python -m rapport_recommender` (or `rapport-recommender`): serve, api, work, migrate."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rapport-recommender", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["serve", "api", "migrate"],
+        choices=["serve", "api", "work", "migrate"],
         nargs="?",
         default="serve",
-        help="serve: API and stream fold; api: API only; migrate: upgrade the schema",
+        help=(
+            "serve: API, stream fold and background work; api: API only; work: API and"
+            " background work (re-ranking, pair merging) only; migrate: upgrade the schema"
+        ),
     )
     args = parser.parse_args(argv)
     settings = RecommenderSettings()
@@ -26,6 +29,10 @@ def main(argv: list[str] | None = None) -> None:
         upgrade_schema(MIGRATIONS, settings.database.database_url.get_secret_value())
         return
     if args.command == "api":
+        settings = settings.model_copy(
+            update={"consumer_enabled": False, "background_enabled": False}
+        )
+    if args.command == "work":
         settings = settings.model_copy(update={"consumer_enabled": False})
     serve(build_app(settings), settings)
 

@@ -1,11 +1,16 @@
 """Use cases of the recommender: fold a batch (events and profile changes) in one unit of
-work; rank the offers of a customer; publish best offers that changed."""
+work; rank the offers of a customer; publish best offers that changed.
+
+The fold writes facts only: the customers it touched are marked stale in the same transaction
+and ranked again by the re-ranker (`rerank`) once it has committed, and its co-occurrence
+increments are recorded as one row that `rerank.merge_pending_pairs` adds to item_pairs, so
+that a batch costs what its own facts cost."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +38,7 @@ from rapport_recommender.domain.fold import BatchUpdate, fold_batch
 from rapport_recommender.domain.offers import Kind, Offer
 from rapport_recommender.domain.rules import ConsentEntry
 from rapport_recommender.settings import TREND_EPOCH, RecommenderSettings
-from rapport_recommender.store import queries
+from rapport_recommender.store import pairs, queries, stale
 
 log = get_logger(__name__)
 POPULAR_CANDIDATES = 50
@@ -57,27 +62,34 @@ async def fold(
         update = fold_batch(facts, prior, settings.scoring(), TREND_EPOCH)
         await _write(conn, update)
         affected = set((await queries.profiles_of_subjects(conn, facts.subjects())).values())
+        # Before the merges and erasures touch `best_offers`: a re-ranker settling one of these
+        # ids locks its mark before its best offer, so this order cannot deadlock with it.
+        gone = _gone(changes)
+        await stale.forget(conn, gone)
         affected |= await _apply_changes(conn, changes)
-        await _refresh_best(conn, settings, sorted(affected))
+        await stale.mark(conn, affected - gone)
     return len(fresh)
+
+
+def _gone(changes: Sequence[ProfileChange]) -> set[uuid.UUID]:
+    """Profile ids that will never be ranked again: merged away or erased."""
+    gone: set[uuid.UUID] = set()
+    for change in changes:
+        if isinstance(change, Merged):
+            gone |= set(change.merged_ids) - {change.profile_id}
+        elif isinstance(change, Erased):
+            gone |= {change.profile_id, *change.merged_ids}
+    return gone
 
 
 async def _write(conn: AsyncConnection, update: BatchUpdate) -> None:
     await queries.upsert_customers(
         conn, ({"subject": s, **asdict(d)} for s, d in update.customers.items())
     )
-    await queries.upsert_customer_items(
-        conn,
-        ({"subject": s, "sku": sku, **asdict(d)} for (s, sku), d in update.customer_items.items()),
-    )
-    await queries.add_item_stats(conn, ({"sku": s, **asdict(d)} for s, d in update.items.items()))
-    await queries.add_country_units(
-        conn,
-        ({"country": c, "sku": s, "units": u} for (c, s), u in update.country_units.items()),
-    )
-    await queries.add_pairs(
-        conn, ({"kind": k, "a": a, "b": b, "together": n} for (k, a, b), n in update.pairs.items())
-    )
+    await queries.upsert_customer_items(conn, update.customer_items)
+    await queries.add_item_stats(conn, update.items)
+    await queries.add_country_units(conn, update.country_units)
+    await pairs.record(conn, update.pairs)  # added to item_pairs off the fold's path
     await queries.upsert_carts(
         conn,
         (
@@ -315,27 +327,34 @@ def offer_json(profile_id: uuid.UUID, offer: Offer | None) -> dict[str, Any]:
     }
 
 
-async def _refresh_best(
-    conn: AsyncConnection, settings: RecommenderSettings, profile_ids: Sequence[uuid.UUID]
-) -> None:
-    """Re-rank the affected customers; queue those whose best offer changed (outbox)."""
+async def record_best(
+    conn: AsyncConnection,
+    ranked: Mapping[uuid.UUID, Sequence[Offer]],
+    profile_ids: Sequence[uuid.UUID],
+) -> int:
+    """Queue (outbox) the customers among `profile_ids` whose best offer changed; returns
+    how many. A customer absent from `ranked` has no offers (erased, or nothing to offer)."""
     if not profile_ids:
-        return
+        return 0
     held = await queries.best_signatures(conn, profile_ids)
-    survivor_of, ranked = await offers_for_many(conn, settings, profile_ids)
     changed = []
-    for survivor in sorted(set(survivor_of.values())):
-        offers = ranked.get(survivor, [])
+    for profile_id in sorted(set(profile_ids)):
+        offers = ranked.get(profile_id, [])
         best = offers[0] if offers else None
         signature = best.signature if best else None
-        if survivor in held and held[survivor] == signature:
+        if profile_id in held and held[profile_id] == signature:
             continue
-        if survivor not in held and best is None:
+        if profile_id not in held and best is None:
             continue
         changed.append(
-            {"profile_id": survivor, "signature": signature, "offer": offer_json(survivor, best)}
+            {
+                "profile_id": profile_id,
+                "signature": signature,
+                "offer": offer_json(profile_id, best),
+            }
         )
     await queries.set_best(conn, changed)
+    return len(changed)
 
 
 async def forget_old_contacts(db: Database, now: datetime | None = None) -> None:

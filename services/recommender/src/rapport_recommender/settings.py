@@ -19,10 +19,23 @@ class RecommenderSettings(ServiceSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     consumer_group: str = "rapport-recommender"
     consumer_enabled: bool = Field(True, description="fold the stream in this process")
+    background_enabled: bool = Field(
+        True, description="re-rank stale customers and merge pending pairs in this process"
+    )
     max_batch: int = Field(1000, description="most events folded in one transaction")
     contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
     decline_cooldown_days: float = Field(90, description="rest for an item declined twice")
     abandoned_cart_minutes: float = Field(30, description="a cart left this long is abandoned")
+    rerank_chunk: int = Field(32, ge=1, description="customers ranked again per unit of work")
+    rerank_lease_seconds: float = Field(
+        30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
+    )
+    pair_merge_batches: int = Field(
+        20, ge=1, description="folded batches' pair increments added to item_pairs at once"
+    )
+    rerank_poll_seconds: float = Field(
+        1.0, gt=0, description="look for marks of other replicas this often when not woken"
+    )
 
     def policy(self) -> Policy:
         return Policy(

@@ -16,6 +16,7 @@ from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import IdentityKind, identifier_hash
 from rapport_recommender.domain.offers import Offer
 from rapport_recommender.handlers import fold, forget_old_contacts, offers_for
+from rapport_recommender.rerank import merge_pending_pairs
 from rapport_recommender.settings import RecommenderSettings
 
 NOW = datetime.now(UTC)
@@ -97,6 +98,12 @@ def tag() -> str:
     return uuid.uuid4().hex[:6]
 
 
+async def merge_pairs(db: Database) -> None:
+    """What the pair merger does beside the service: every folded co-occurrence counted."""
+    while await merge_pending_pairs(db, SETTINGS):
+        pass
+
+
 async def seed_pairs(db: Database, t: str) -> None:
     """Other customers who bought the lamp also bought the shade (and the lamp is popular)."""
     events = []
@@ -104,6 +111,7 @@ async def seed_pairs(db: Database, t: str) -> None:
         events.append(order(f"other{i}-{t}@example.com", f"{t}-LAMP", f"{t}-SHADE"))
     events.append(order(f"x-{t}@example.com", f"{t}-LAMP", f"{t}-BULB"))
     await fold(db, SETTINGS, events, [])
+    await merge_pairs(db)
 
 
 async def test_co_purchase_offer_explains_itself_and_never_repeats_a_recent_buy(
@@ -134,6 +142,7 @@ async def test_redelivered_batch_counts_once(fresh_db: Database) -> None:
     events = [order(f"a-{t}@example.com", f"{t}-A", f"{t}-B")]
     assert await fold(fresh_db, SETTINGS, events, []) == 1
     assert await fold(fresh_db, SETTINGS, events, []) == 0
+    await merge_pairs(fresh_db)
     async with fresh_db.connection() as conn:
         together = await conn.scalar(
             text("SELECT together FROM item_pairs WHERE kind='bought' AND a=:a AND b=:b"),

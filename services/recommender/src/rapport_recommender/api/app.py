@@ -12,7 +12,9 @@ from rapport_events.kafka import Publisher
 from rapport_events.runtime import connected, consuming
 from rapport_events.service import create_app
 from rapport_recommender.api import offers
+from rapport_recommender.background import Worker, working
 from rapport_recommender.consumer import build_consumer
+from rapport_recommender.rerank import merge_pending_pairs, rerank_and_publish
 from rapport_recommender.settings import RecommenderSettings
 
 
@@ -20,11 +22,35 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     settings = settings or RecommenderSettings()
     db = Database(settings.database)
     publisher = Publisher(settings.kafka)
-    consumer = build_consumer(settings, db, publisher) if settings.consumer_enabled else None
+    # The background workers run beside the fold, woken by each batch it commits; or in
+    # processes of their own (`work`), where they look for work every rerank_poll_seconds.
+    workers = (
+        [
+            Worker(
+                "rerank",
+                lambda: rerank_and_publish(db, settings, publisher),
+                settings.rerank_poll_seconds,
+            ),
+            Worker(
+                "pairs", lambda: merge_pending_pairs(db, settings), settings.rerank_poll_seconds
+            ),
+        ]
+        if settings.background_enabled
+        else []
+    )
+
+    def folded() -> None:
+        for worker in workers:
+            worker.wake()
+
+    consumer = (
+        build_consumer(settings, db, publisher, folded) if settings.consumer_enabled else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with connected(publisher), consuming(consumer):
+        # Stopped in reverse: the consumer's last batch first, then the work it woke.
+        async with connected(publisher), working(workers), consuming(consumer):
             yield
         await db.dispose()
 
@@ -41,5 +67,6 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
     app.state.consumer = consumer
+    app.state.workers = workers
     app.include_router(offers.router)
     return app

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Text
 
 from rapport_recommender.domain.bandit import Posterior
+from rapport_recommender.domain.fold import ItemDelta, ItemStats
 from rapport_recommender.domain.scoring import Anchor, Neighbour
 from rapport_recommender.store.tables import (
     aliases,
@@ -40,6 +42,8 @@ from rapport_recommender.store.tables import (
 )
 
 Row = dict[str, Any]
+ITEM_DELTA_FIELDS = tuple(f.name for f in fields(ItemDelta))
+ITEM_STATS_FIELDS = tuple(f.name for f in fields(ItemStats))
 
 
 async def new_event_ids(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -47,8 +51,7 @@ async def new_event_ids(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -
     if not event_ids:
         return set()
     result = await conn.execute(
-        insert(processed_events)
-        .values([{"event_id": event_id} for event_id in sorted(set(event_ids))])
+        _unnest(processed_events, {"event_id": sorted(set(event_ids))})
         .on_conflict_do_nothing()
         .returning(processed_events.c.event_id)
     )
@@ -90,25 +93,34 @@ def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
     return sorted(rows, key=lambda row: tuple(row[key] for key in keys))
 
 
-def _unnest(table: Table, values: Sequence[Row]) -> Any:
+def _unnest(table: Table, columns: Mapping[str, list[Any]]) -> Any:
     """`INSERT … SELECT unnest(:a), unnest(:b) …`: one array parameter per column, however
-    many rows (a multi-row VALUES of 100k rows costs seconds just to compile)."""
-    names = list(values[0])
-    columns = [table.c[name] for name in names]
+    many rows (a multi-row VALUES of 100k rows costs seconds just to compile); built from
+    columns, not row dicts, which cost more than the statement for the big tables."""
     arrays = [
-        func.unnest(
-            bindparam(f"v_{name}", value=[row[name] for row in values], type_=ARRAY(column.type))
-        ).label(name)
-        for name, column in zip(names, columns, strict=True)
+        func.unnest(bindparam(f"v_{name}", value=values, type_=ARRAY(table.c[name].type))).label(
+            name
+        )
+        for name, values in columns.items()
     ]
-    return insert(table).from_select(names, select(*arrays))
+    return insert(table).from_select(list(columns), select(*arrays))
 
 
-async def upsert_customer_items(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "subject", "sku")
-    if not values:
+def _columns(keys: list[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """Key tuples (already sorted) as one list per key column."""
+    return {name: [key[i] for key in keys] for i, name in enumerate(names)}
+
+
+async def upsert_customer_items(
+    conn: AsyncConnection, deltas: Mapping[tuple[str, str], ItemDelta]
+) -> None:
+    if not deltas:
         return
-    stmt = _unnest(customer_items, values)
+    keys = sorted(deltas)
+    columns = _columns(keys, ("subject", "sku"))
+    for field in ITEM_DELTA_FIELDS:
+        columns[field] = [getattr(deltas[key], field) for key in keys]
+    stmt = _unnest(customer_items, columns)
     new = stmt.excluded
     old = customer_items.c
     await conn.execute(
@@ -197,11 +209,14 @@ async def insert_contacts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
         await conn.execute(insert(contacts).values(values).on_conflict_do_nothing())
 
 
-async def add_item_stats(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "sku")
-    if not values:
+async def add_item_stats(conn: AsyncConnection, stats: Mapping[str, ItemStats]) -> None:
+    if not stats:
         return
-    stmt = _unnest(items, values)
+    keys = sorted(stats)
+    columns: dict[str, list[Any]] = {"sku": keys}
+    for field in ITEM_STATS_FIELDS:
+        columns[field] = [getattr(stats[key], field) for key in keys]
+    stmt = _unnest(items, columns)
     new, old = stmt.excluded, items.c
     await conn.execute(
         stmt.on_conflict_do_update(
@@ -217,28 +232,17 @@ async def add_item_stats(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     )
 
 
-async def add_country_units(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "country", "sku")
-    if not values:
+async def add_country_units(conn: AsyncConnection, units: Mapping[tuple[str, str], int]) -> None:
+    if not units:
         return
-    stmt = _unnest(item_countries, values)
+    keys = sorted(units)
+    stmt = _unnest(
+        item_countries, {**_columns(keys, ("country", "sku")), "units": [units[k] for k in keys]}
+    )
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[item_countries.c.country, item_countries.c.sku],
             set_={"units": item_countries.c.units + stmt.excluded.units},
-        )
-    )
-
-
-async def add_pairs(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "kind", "a", "b")
-    if not values:
-        return
-    stmt = _unnest(item_pairs, values)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[item_pairs.c.kind, item_pairs.c.a, item_pairs.c.b],
-            set_={"together": item_pairs.c.together + stmt.excluded.together},
         )
     )
 
@@ -666,17 +670,25 @@ async def unpublished(conn: AsyncConnection, limit: int) -> list[Row]:
 
 async def mark_published(conn: AsyncConnection, sent: Mapping[uuid.UUID, datetime]) -> None:
     """Only what has not changed again since it was read (a newer one still waits to go)."""
-    for profile_id, updated_at in sorted(sent.items()):
-        await conn.execute(
-            update(best_offers)
-            .where(
-                and_(
-                    best_offers.c.profile_id == profile_id,
-                    best_offers.c.updated_at == updated_at,
-                )
-            )
-            .values(published=True)
+    if not sent:
+        return
+    ids, times = zip(*sorted(sent.items()), strict=True)
+    was = select(
+        func.unnest(
+            bindparam("ids", value=list(ids), type_=ARRAY(best_offers.c.profile_id.type))
+        ).label("profile_id"),
+        func.unnest(
+            bindparam("times", value=list(times), type_=ARRAY(best_offers.c.updated_at.type))
+        ).label("updated_at"),
+    ).subquery("was")
+    await conn.execute(
+        update(best_offers)
+        .where(
+            best_offers.c.profile_id == was.c.profile_id,
+            best_offers.c.updated_at == was.c.updated_at,
         )
+        .values(published=True)
+    )
 
 
 async def forget_contacts_before(conn: AsyncConnection, before: datetime) -> None:

@@ -192,3 +192,33 @@ best_offers = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("best_offers_unpublished", "published"),
 )
+
+# --- the work queue of customers whose offers must be ranked again ------------------------------
+
+# A fold marks the customers it touched (in its own transaction, so the mark is as durable as
+# the facts); the re-ranker claims marks for a short lease, ranks, and clears a mark only if no
+# fold bumped `generation` meanwhile. Keyed by profile id: repeated events coalesce into one row.
+stale_offers = Table(
+    "stale_offers",
+    metadata,
+    Column("profile_id", Uuid, primary_key=True),
+    Column("generation", BigInteger, nullable=False, server_default="0"),
+    Column("marked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("claim", Uuid),
+    Column("claimed_until", DateTime(timezone=True)),
+    Index("stale_offers_by_age", "marked_at"),
+)
+
+# Co-occurrence increments folded but not yet added to item_pairs: one row per batch (its
+# aggregated pairs as parallel arrays), written by the fold in its own transaction and applied
+# by the pair merger, which deletes what it adds in one transaction (exactly once). The fold's
+# cost no longer includes upserting tens of thousands of pair rows per batch.
+pending_pairs = Table(
+    "pending_pairs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kinds", ARRAY(Text), nullable=False),
+    Column("a", ARRAY(Text), nullable=False),
+    Column("b", ARRAY(Text), nullable=False),
+    Column("together", ARRAY(BigInteger), nullable=False),
+)

@@ -1,0 +1,56 @@
+"""Use cases after the fold: rank again the customers it marked stale, queue the best offers
+that changed (the outbox) and publish them; add its pending co-occurrence increments to
+item_pairs. Bounded chunks per call; several replicas share the work.
+
+Three short units of work, none holding a lock while it ranks: claim a chunk (a lease),
+rank it from committed state, then settle: write what is still ours to write and clear the
+marks no fold renewed meanwhile. A crash anywhere loses nothing: the marks stay until settled,
+and an abandoned lease runs out (`rerank_lease_seconds`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from rapport_events.db import Database
+from rapport_events.kafka import Publisher
+from rapport_recommender.handlers import offers_for_many, publish_changed_offers, record_best
+from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store import pairs, stale
+
+
+async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
+    """Rank one chunk of stale customers; returns how many were claimed (0: none waiting)."""
+    token = uuid.uuid4()
+    async with db.transaction() as conn:
+        claimed = await stale.claim(
+            conn, token, settings.rerank_chunk, timedelta(seconds=settings.rerank_lease_seconds)
+        )
+    if not claimed:
+        return 0
+    async with db.connection() as conn:
+        survivor_of, ranked = await offers_for_many(conn, settings, claimed)
+    async with db.transaction() as conn:
+        held = await stale.settle(conn, token, claimed)
+        # A merged-away id is dropped: the merge marked its survivor, ranked under its own id.
+        mine = [pid for pid in claimed if pid in held and survivor_of[pid] == pid]
+        await record_best(conn, ranked, mine)
+    return len(claimed)
+
+
+async def rerank_and_publish(
+    db: Database, settings: RecommenderSettings, publisher: Publisher
+) -> int:
+    """One step of the re-ranker: a chunk ranked, then whatever the outbox holds sent (what
+    fails to go out stays there for the next step, or the next instance)."""
+    claimed = await rerank_stale(db, settings)
+    await publish_changed_offers(db, publisher, settings.kafka.topics.offers)
+    return claimed
+
+
+async def merge_pending_pairs(db: Database, settings: RecommenderSettings) -> int:
+    """Add a bounded number of folded batches' pair increments to item_pairs, exactly once
+    (deleted in the same transaction); returns how many pairs changed."""
+    async with db.transaction() as conn:
+        return await pairs.merge(conn, settings.pair_merge_batches)

@@ -1,0 +1,99 @@
+"""The re-ranking work queue (`stale_offers`): marks written by the fold, claimed by re-rankers.
+
+A claim is a lease committed on its own (a uuid and an expiry), not a row lock held while the
+customers are ranked: folds must never wait on a ranking. A fold that marks a customer already
+claimed ends the lease (the claim stays, the expiry goes), which tells the claimant that its
+ranking may have missed facts: it still writes what it found (progress for a customer with a
+steady stream of events) but leaves the mark for one more pass. A newer claim (after a lease
+ran out) makes the older claimant's result void, so two replicas never write out of order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Uuid
+
+from rapport_recommender.store.tables import stale_offers
+
+q = stale_offers.c
+
+
+def _ids(name: str, ids: Sequence[uuid.UUID]) -> object:
+    return bindparam(name, value=list(ids), type_=ARRAY(Uuid))
+
+
+async def mark(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
+    """These customers' offers must be ranked again (inside the fold's own transaction)."""
+    ids = sorted(set(profile_ids))  # one lock order for every writer
+    if not ids:
+        return
+    stmt = insert(stale_offers).from_select(
+        ["profile_id"], select(func.unnest(_ids("ids", ids)).label("profile_id"))
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=[q.profile_id], set_={"claimed_until": None})
+    )
+
+
+async def forget(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
+    """Merged-away or erased ids: nothing of theirs is ranked again; a ranking in flight is
+    void (its claim row is gone)."""
+    ids = sorted(set(profile_ids))
+    if ids:
+        await conn.execute(delete(stale_offers).where(q.profile_id.in_(ids)))
+
+
+async def claim(
+    conn: AsyncConnection, token: uuid.UUID, limit: int, lease: timedelta
+) -> list[uuid.UUID]:
+    """Lease up to `limit` marks, oldest first, skipping those another re-ranker holds."""
+    free = (
+        select(q.profile_id)
+        .where(or_(q.claimed_until.is_(None), q.claimed_until < func.now()))
+        .order_by(q.marked_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = await conn.execute(
+        update(stale_offers)
+        .where(q.profile_id.in_(free))
+        .values(claim=token, claimed_until=func.now() + lease)
+        .returning(q.profile_id)
+    )
+    return sorted(rows.scalars())
+
+
+async def settle(
+    conn: AsyncConnection, token: uuid.UUID, profile_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Of the ids claimed with `token`, those whose ranking may be written: still under this
+    claim. Clears the marks that no fold renewed meanwhile; releases the renewed ones. Rows a
+    fold holds right now are skipped (it is renewing them: they go round again)."""
+    if not profile_ids:
+        return set()
+    rows = await conn.execute(
+        select(q.profile_id, q.claimed_until)
+        .where(q.profile_id.in_(sorted(profile_ids)), q.claim == token)
+        .order_by(q.profile_id)
+        .with_for_update(skip_locked=True)
+    )
+    held = {row.profile_id: row.claimed_until is not None for row in rows}
+    done = sorted(pid for pid, unrenewed in held.items() if unrenewed)
+    renewed = sorted(pid for pid, unrenewed in held.items() if not unrenewed)
+    if done:
+        await conn.execute(delete(stale_offers).where(q.profile_id.in_(done)))
+    if renewed:
+        await conn.execute(update(stale_offers).where(q.profile_id.in_(renewed)).values(claim=None))
+    return set(held)
+
+
+async def pending(conn: AsyncConnection) -> int:
+    """How many customers wait to be ranked again (a gauge, and for tests and benchmarks)."""
+    return int(await conn.scalar(select(func.count()).select_from(stale_offers)) or 0)

@@ -1,0 +1,230 @@
+"""The fold marks, the re-ranker ranks: against real PostgreSQL (and Kafka for publishing).
+
+What must hold: a fold leaves its customers marked (durably: a restart ranks them); a fold
+that lands while a chunk is being ranked keeps its mark for one more pass; a newer claim voids
+an older one; merges and erasures void the rankings in flight of the ids they remove."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+
+from rapport_events.changes import Erased, Merged
+from rapport_events.codec import decode_json
+from rapport_events.db import Database
+from rapport_events.kafka import Publisher
+from rapport_events.settings import KafkaSettings
+from rapport_recommender.background import Worker, working
+from rapport_recommender.handlers import fold
+from rapport_recommender.rerank import rerank_and_publish, rerank_stale
+from rapport_recommender.store import stale
+from services.recommender.tests.integration.test_offers_rules import (
+    NOW,
+    SETTINGS,
+    email_hash,
+    identified,
+    merge_pairs,
+    new_customer,
+    order,
+    seed_pairs,
+    tag,
+)
+
+pytestmark = pytest.mark.integration
+LEASE = timedelta(seconds=30)
+
+
+async def marks(db: Database, *pids: uuid.UUID) -> dict[uuid.UUID, Any]:
+    """profile id → its claim (None: unclaimed) for those of `pids` still marked."""
+    async with db.connection() as conn:
+        rows = await conn.execute(
+            text("SELECT profile_id, claim FROM stale_offers WHERE profile_id = ANY(:p)"),
+            {"p": list(pids)},
+        )
+        return {row.profile_id: row.claim for row in rows}
+
+
+async def best(db: Database, pid: uuid.UUID) -> dict[str, Any] | None:
+    async with db.connection() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT offer, published FROM best_offers WHERE profile_id = :p"), {"p": pid}
+            )
+        ).first()
+    return None if row is None else {"offer": row.offer["offer"], "published": row.published}
+
+
+async def drain(db: Database) -> None:
+    while await rerank_stale(db, SETTINGS):
+        pass
+
+
+async def bought_lamp(db: Database, t: str) -> tuple[str, uuid.UUID]:
+    """A customer who bought the lamp, identified: the shade is the offer to expect."""
+    email, pid = new_customer()
+    await fold(db, SETTINGS, [order(email, f"{t}-LAMP", ago=timedelta(days=2))], [])
+    await fold(db, SETTINGS, [], [identified(pid, email)])
+    return email, pid
+
+
+async def test_fold_marks_and_rerank_queues_the_changed_best_offer(fresh_db: Database) -> None:
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    await drain(fresh_db)
+    _, pid = await bought_lamp(fresh_db, t)
+    assert pid in await marks(fresh_db, pid)
+    assert await best(fresh_db, pid) is None  # the fold itself ranks nothing
+    await drain(fresh_db)
+    assert await marks(fresh_db, pid) == {}
+    found = await best(fresh_db, pid)
+    assert found is not None
+    assert found["offer"]["items"] == [f"{t}-SHADE"]
+    assert found["published"] is False  # the outbox: publishing is the next step
+
+
+async def test_a_fold_during_ranking_keeps_the_mark_for_one_more_pass(
+    fresh_db: Database,
+) -> None:
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    email, pid = await bought_lamp(fresh_db, t)
+    await drain(fresh_db)
+    await fold(fresh_db, SETTINGS, [], [identified(pid, email)])  # marks pid again
+    token = uuid.uuid4()
+    async with fresh_db.transaction() as conn:
+        claimed = await stale.claim(conn, token, 1_000_000, LEASE)
+    assert pid in claimed
+    # A fold for the same customer lands while the chunk is being ranked.
+    await fold(fresh_db, SETTINGS, [order(email, f"{t}-BULB", ago=timedelta(days=1))], [])
+    async with fresh_db.transaction() as conn:
+        held = await stale.settle(conn, token, claimed)
+    assert pid in held  # what was ranked may still be written (progress)...
+    assert (await marks(fresh_db, pid)) == {pid: None}  # ...but the mark stays, unclaimed
+    await drain(fresh_db)
+    assert await marks(fresh_db, pid) == {}
+
+
+async def test_a_newer_claim_voids_the_older_one(fresh_db: Database) -> None:
+    _, pid = new_customer()
+    async with fresh_db.transaction() as conn:
+        await stale.mark(conn, [pid])
+    first, second = uuid.uuid4(), uuid.uuid4()
+    async with fresh_db.transaction() as conn:
+        assert pid in await stale.claim(conn, first, 1_000_000, timedelta(0))
+    await asyncio.sleep(0.01)  # the lease of the first claimant runs out
+    async with fresh_db.transaction() as conn:
+        assert pid in await stale.claim(conn, second, 1_000_000, LEASE)
+    async with fresh_db.transaction() as conn:
+        assert await stale.settle(conn, first, [pid]) == set()
+    assert await marks(fresh_db, pid) == {pid: second}
+    async with fresh_db.transaction() as conn:
+        assert await stale.settle(conn, second, [pid]) == {pid}
+    assert await marks(fresh_db, pid) == {}
+
+
+async def test_merge_and_erasure_void_rankings_in_flight(fresh_db: Database) -> None:
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    email, pid = await bought_lamp(fresh_db, t)
+    other_email, other = await bought_lamp(fresh_db, t)
+    token = uuid.uuid4()
+    async with fresh_db.transaction() as conn:
+        claimed = await stale.claim(conn, token, 1_000_000, LEASE)
+    assert {pid, other} <= set(claimed)
+    merged = Merged(
+        profile_id=pid,
+        changed_at=NOW,
+        version=2,
+        merged_ids=[other],
+        identifier_hashes=[email_hash(email), email_hash(other_email)],
+    )
+    await fold(fresh_db, SETTINGS, [], [merged])
+    async with fresh_db.transaction() as conn:
+        held = await stale.settle(conn, token, claimed)
+    assert other not in held  # merged away while ranked: nothing written under its id
+    assert pid in await marks(fresh_db, pid)  # the survivor goes round again
+    await drain(fresh_db)
+    assert await best(fresh_db, other) is None
+    assert await best(fresh_db, pid) is not None
+    # Erasure while the survivor is being ranked: nothing of it is written back.
+    async with fresh_db.transaction() as conn:
+        await stale.mark(conn, [pid])
+        claimed = await stale.claim(conn, token, 1_000_000, LEASE)
+    erased = Erased(
+        profile_id=pid,
+        changed_at=NOW,
+        version=3,
+        merged_ids=[other],
+        identifier_hashes=[email_hash(email), email_hash(other_email)],
+    )
+    await fold(fresh_db, SETTINGS, [], [erased])
+    async with fresh_db.transaction() as conn:
+        assert await stale.settle(conn, token, claimed) & {pid, other} == set()
+    await drain(fresh_db)
+    assert await best(fresh_db, pid) is None
+    assert await marks(fresh_db, pid, other) == {}
+
+
+@pytest.fixture
+async def offers_topic(
+    kafka_settings: KafkaSettings,
+) -> AsyncIterator[AIOKafkaConsumer]:
+    listener = AIOKafkaConsumer(
+        kafka_settings.topics.offers,
+        bootstrap_servers=kafka_settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"listen-{tag()}",
+    )
+    await listener.start()
+    yield listener
+    await listener.stop()
+
+
+async def test_marks_left_by_a_stopped_instance_are_ranked_and_published_by_the_next(
+    fresh_db: Database,
+    kafka_settings: KafkaSettings,
+    publisher: Publisher,
+    offers_topic: AIOKafkaConsumer,
+) -> None:
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    _, pid = await bought_lamp(fresh_db, t)  # folded; no re-ranker ran: the mark waits
+    settings = SETTINGS.model_copy(update={"kafka": kafka_settings})
+    reranker = Worker(
+        "rerank", lambda: rerank_and_publish(fresh_db, settings, publisher), poll_seconds=0.1
+    )
+    async with working([reranker]):
+        found: dict[str, Any] | None = None
+        for _ in range(100):
+            for records in (await offers_topic.getmany(timeout_ms=200)).values():
+                for record in records:
+                    body = decode_json(record.value)
+                    if body["profile_id"] == str(pid) and body["offer"]:
+                        found = dict(body)
+            if found:
+                break
+    assert found is not None, "no offer published"
+    assert found["offer"]["items"] == [f"{t}-SHADE"]
+    assert (await best(fresh_db, pid) or {}).get("published") is True
+
+
+async def test_pending_pairs_are_added_once_summed_across_batches(fresh_db: Database) -> None:
+    t = tag()
+    for i in range(3):  # three batches, each one more customer with both
+        await fold(fresh_db, SETTINGS, [order(f"p{i}-{t}@example.com", f"{t}-A", f"{t}-B")], [])
+    query = text("SELECT together FROM item_pairs WHERE kind = 'bought' AND a = :a AND b = :b")
+    async with fresh_db.connection() as conn:
+        assert await conn.scalar(query, {"a": f"{t}-A", "b": f"{t}-B"}) is None
+    await merge_pairs(fresh_db)
+    await merge_pairs(fresh_db)  # nothing left: adds nothing
+    async with fresh_db.connection() as conn:
+        assert await conn.scalar(query, {"a": f"{t}-A", "b": f"{t}-B"}) == 3
+        assert await conn.scalar(query, {"a": f"{t}-B", "b": f"{t}-A"}) == 3
+        assert await conn.scalar(text("SELECT count(*) FROM pending_pairs")) == 0
