@@ -23,6 +23,12 @@ class RecommenderSettings(ServiceSettings):
     contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
     decline_cooldown_days: float = Field(90, description="rest for an item declined twice")
     abandoned_cart_minutes: float = Field(30, description="a cart left this long is abandoned")
+    market_cache_seconds: float = Field(
+        5,
+        ge=0,
+        description="GET offers: how long the catalogue, popularity and neighbours read for one "
+        "request serve the next ones (the customer's own rows are always read fresh)",
+    )
 
     def policy(self) -> Policy:
         return Policy(

@@ -14,6 +14,7 @@ from rapport_events.service import create_app
 from rapport_recommender.api import offers
 from rapport_recommender.consumer import build_consumer
 from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store.reads import MarketReads
 
 
 def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
@@ -40,6 +41,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.market = MarketReads(settings.market_cache_seconds)
     app.state.consumer = consumer
     app.include_router(offers.router)
     return app

@@ -12,13 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import Text
 
-from rapport_recommender.domain.bandit import Posterior
-from rapport_recommender.domain.scoring import Anchor, Neighbour
 from rapport_recommender.store.tables import (
     aliases,
     arms,
@@ -258,24 +255,6 @@ async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
             },
         )
     )
-
-
-async def posteriors(
-    conn: AsyncConnection, segments: Iterable[str]
-) -> dict[str, dict[str, Posterior]]:
-    """segment → kind → posterior, for these segments."""
-    wanted = sorted(set(segments))
-    found: dict[str, dict[str, Posterior]] = {}
-    if not wanted:
-        return found
-    rows = await conn.execute(
-        select(arms.c.segment, arms.c.kind, arms.c.alpha, arms.c.beta).where(
-            arms.c.segment.in_(wanted)
-        )
-    )
-    for row in rows:
-        found.setdefault(row.segment, {})[row.kind] = Posterior(row.alpha, row.beta)
-    return found
 
 
 # --- identity ----------------------------------------------------------------------------------
@@ -524,101 +503,6 @@ async def cards_of(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> d
 
 async def card(conn: AsyncConnection, profile_id: uuid.UUID) -> Row | None:
     return (await cards_of(conn, [profile_id])).get(profile_id)
-
-
-async def anchors(
-    conn: AsyncConnection, kind: str, skus: Sequence[str], neighbours: int
-) -> dict[str, Anchor]:
-    """Each sku's support and its `neighbours` most frequent companions (one query)."""
-    if not skus:
-        return {}
-    support = items.c.buyers if kind == "bought" else items.c.viewers
-    anchor = select(
-        func.unnest(bindparam("skus", value=list(skus), type_=ARRAY(Text))).label("sku")
-    ).subquery("anchor")
-    near = (
-        select(item_pairs.c.b, item_pairs.c.together)
-        .where(item_pairs.c.kind == kind, item_pairs.c.a == anchor.c.sku)
-        .order_by(item_pairs.c.together.desc(), item_pairs.c.b)
-        .limit(neighbours)
-        .lateral("near")
-    )
-    other = items.alias("other")
-    mine = items.alias("mine")
-    other_support = other.c.buyers if kind == "bought" else other.c.viewers
-    mine_support = mine.c.buyers if kind == "bought" else mine.c.viewers
-    del support
-    rows = await conn.execute(
-        select(
-            anchor.c.sku,
-            mine_support.label("own"),
-            near.c.b,
-            near.c.together,
-            other_support.label("support"),
-        ).select_from(
-            anchor.join(near, literal_column("true"))
-            .join(other, other.c.sku == near.c.b)
-            .join(mine, mine.c.sku == anchor.c.sku)
-        )
-    )
-    found: dict[str, tuple[int, list[Neighbour]]] = {}
-    for row in rows:
-        entry = found.setdefault(row.sku, (row.own, []))
-        entry[1].append(Neighbour(row.b, row.together, row.support))
-    return {sku: Anchor(own, neighbours_) for sku, (own, neighbours_) in found.items()}
-
-
-async def popular(
-    conn: AsyncConnection, countries: Iterable[str], limit: int
-) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, float]]:
-    """(overall by buyers, per country by units, trending) — the top `limit` of each."""
-    overall = await conn.execute(
-        select(items.c.sku, items.c.buyers)
-        .where(items.c.buyers > 0)
-        .order_by(items.c.buyers.desc(), items.c.sku)
-        .limit(limit)
-    )
-    trending = await conn.execute(
-        select(items.c.sku, items.c.trend)
-        .where(items.c.trend > 0)
-        .order_by(items.c.trend.desc(), items.c.sku)
-        .limit(limit)
-    )
-    local: dict[str, dict[str, float]] = {}
-    wanted = sorted(set(countries))
-    if wanted:
-        country = select(
-            func.unnest(bindparam("countries", value=wanted, type_=ARRAY(Text))).label("country")
-        ).subquery("country")
-        top = (
-            select(item_countries.c.sku, item_countries.c.units)
-            .where(item_countries.c.country == country.c.country)
-            .order_by(item_countries.c.units.desc(), item_countries.c.sku)
-            .limit(limit)
-            .lateral("top")
-        )
-        rows = await conn.execute(
-            select(country.c.country, top.c.sku, top.c.units).select_from(
-                country.join(top, literal_column("true"))
-            )
-        )
-        for row in rows:
-            local.setdefault(row.country, {})[row.sku] = float(row.units)
-    return (
-        {row.sku: float(row.buyers) for row in overall},
-        local,
-        {row.sku: float(row.trend) for row in trending},
-    )
-
-
-async def names(conn: AsyncConnection, skus: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(set(skus))
-    if not wanted:
-        return {}
-    rows = await conn.execute(
-        select(items.c.sku, items.c.name).where(items.c.sku.in_(wanted), items.c.name.is_not(None))
-    )
-    return {row.sku: row.name for row in rows}
 
 
 # --- the outbox --------------------------------------------------------------------------------
