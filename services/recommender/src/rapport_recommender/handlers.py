@@ -197,16 +197,11 @@ async def offers_for_many(
     now = now or now_utc()
     market = market or MarketReads()
     params = settings.scoring()
-    survivor_of, members = await queries.identities(conn, profile_ids)
-    every_id = {pid for ids in members.values() for pid in ids}
-    erased = await queries.erased_among(conn, every_id)
-    live = {s: ids for s, ids in members.items() if not ids & erased}
-    subjects_by_profile = await queries.subjects_by_profile(
-        conn, {pid for ids in live.values() for pid in ids}
-    )
+    who = await queries.identities(conn, profile_ids)
+    survivor_of = who.survivor_of
+    live = {s: ids for s, ids in who.members.items() if not ids & who.erased}
     subjects = {
-        s: sorted({h for pid in ids for h in subjects_by_profile.get(pid, ())})
-        for s, ids in live.items()
+        s: sorted({h for pid in ids for h in who.subjects.get(pid, ())}) for s, ids in live.items()
     }
     every_subject = sorted({h for hs in subjects.values() for h in hs})
     rows = await queries.customer_rows(conn, every_subject)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, union, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Uuid
 
 from rapport_recommender.store.tables import (
     aliases,
@@ -400,57 +402,63 @@ async def erase(
 # --- reading customers (set-based: one query per table for all of them) -----------------------
 
 
-async def identities(
-    conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]
-) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, set[uuid.UUID]]]:
-    """(requested id → its survivor, survivor → every id merged into it and itself)."""
+@dataclass(frozen=True, slots=True)
+class Identities:
+    """Who the requested profile ids are: survivors, merged ids, erasures, subjects."""
+
+    survivor_of: dict[uuid.UUID, uuid.UUID]  # requested id → its survivor
+    members: dict[uuid.UUID, set[uuid.UUID]]  # survivor → every id merged into it and itself
+    erased: set[uuid.UUID]  # among all those ids
+    subjects: dict[uuid.UUID, list[str]]  # profile id → its identifier hashes
+
+
+async def identities(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -> Identities:
+    """Survivors, their merged ids, erasures and identifier hashes, in one query."""
     wanted = sorted(set(profile_ids))
-    survivor_of_: dict[uuid.UUID, uuid.UUID] = {pid: pid for pid in wanted}
-    if not wanted:
-        return survivor_of_, {}
-    rows = await conn.execute(
-        select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
-            profile_links.c.profile_id.in_(wanted)
-        )
-    )
-    for row in rows:
-        survivor_of_[row.profile_id] = row.survivor_id
-    survivors = sorted(set(survivor_of_.values()))
-    members: dict[uuid.UUID, set[uuid.UUID]] = {s: {s} for s in survivors}
-    rows = await conn.execute(
-        select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
-            profile_links.c.survivor_id.in_(survivors)
-        )
-    )
-    for row in rows:
-        members[row.survivor_id].add(row.profile_id)
-    return survivor_of_, members
-
-
-async def erased_among(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    wanted = sorted(set(profile_ids))
-    if not wanted:
-        return set()
-    rows = await conn.execute(
-        select(erased_profiles.c.profile_id).where(erased_profiles.c.profile_id.in_(wanted))
-    )
-    return set(rows.scalars())
-
-
-async def subjects_by_profile(
-    conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    wanted = sorted(set(profile_ids))
-    found: dict[uuid.UUID, list[str]] = {}
+    found = Identities({pid: pid for pid in wanted}, {}, set(), {})
     if not wanted:
         return found
+    requested = select(
+        func.unnest(bindparam("ids", value=wanted, type_=ARRAY(Uuid))).label("pid")
+    ).cte("requested")
+    survivors = (
+        select(
+            requested.c.pid,
+            func.coalesce(profile_links.c.survivor_id, requested.c.pid).label("survivor"),
+        )
+        .select_from(
+            requested.outerjoin(profile_links, profile_links.c.profile_id == requested.c.pid)
+        )
+        .cte("survivors")
+    )
+    members = union(
+        select(survivors.c.survivor, survivors.c.survivor.label("member")),
+        select(profile_links.c.survivor_id, profile_links.c.profile_id).where(
+            profile_links.c.survivor_id.in_(select(survivors.c.survivor))
+        ),
+    ).cte("members")
     rows = await conn.execute(
-        select(aliases.c.profile_id, aliases.c.identifier_hash).where(
-            aliases.c.profile_id.in_(wanted)
+        select(
+            survivors.c.pid,
+            survivors.c.survivor,
+            members.c.member,
+            erased_profiles.c.profile_id.label("erased"),
+            aliases.c.identifier_hash,
+        ).select_from(
+            survivors.join(members, members.c.survivor == survivors.c.survivor)
+            .outerjoin(erased_profiles, erased_profiles.c.profile_id == members.c.member)
+            .outerjoin(aliases, aliases.c.profile_id == members.c.member)
         )
     )
     for row in rows:
-        found.setdefault(row.profile_id, []).append(row.identifier_hash)
+        found.survivor_of[row.pid] = row.survivor
+        found.members.setdefault(row.survivor, set()).add(row.member)
+        if row.erased is not None:
+            found.erased.add(row.member)
+        if row.identifier_hash is not None:
+            subjects = found.subjects.setdefault(row.member, [])
+            if row.identifier_hash not in subjects:
+                subjects.append(row.identifier_hash)
     return found
 
 
