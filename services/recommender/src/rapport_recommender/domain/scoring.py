@@ -22,8 +22,8 @@ class ScoringParams:
 
     history_half_life_days: float = 365.0  # a purchase a year old counts half
     view_weight: float = 0.3  # a view says less than a purchase
-    shrink: float = 2.0  # cosine shrinkage (pairs seen once or twice count less)
-    max_history: int = 50  # most recent items of a customer that score
+    shrink: float = 5.0  # cosine shrinkage (pairs seen a few times only count less)
+    max_history: int = 100  # most recent items of a customer that score
     # A customer's new item pairs with their this many most recent items (and its basket):
     # the bound on co-occurrence rows written per event (see domain.similarity).
     pair_window: int = 15
@@ -32,7 +32,7 @@ class ScoringParams:
     # re-buying outweighs co-purchase, the more so the more orders held the item.
     repurchase_weight: float = 3.0
     units_boost: float = 0.0  # buy-again × (1 + units_boost · log10 units bought)
-    orders_power: float = 0.5  # buy-again × orders ** orders_power (how often it is re-bought)
+    orders_power: float = 1.0  # buy-again × orders ** orders_power (how often it is re-bought)
     popularity_weight: float = 0.05  # blend of trending / country / overall popularity
     # Never offer what was bought this recently: two weeks, well inside a wholesale customer's
     # restocking cycle (re-bought lines: median 44 days since the last order, a quarter
