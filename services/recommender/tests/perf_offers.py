@@ -194,34 +194,41 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             await load(
                 {**common, "operations": offers, "mode": "closed", "concurrency": 8, "duration": 2}
             )
-            # The reference first: a backlog of GET offers still being served must not eat
-            # the trivial app's CPU.
-            runs = {
-                "trivial GET /healthz, open loop": {
-                    "operations": [trivial],
-                    "mode": "open",
-                    "rate": args.rate,
-                },
-                "trivial GET /healthz, closed loop (max)": {
-                    "operations": [trivial],
-                    "mode": "closed",
-                    "concurrency": 32,
-                },
-                "GET offers, open loop": {"operations": offers, "mode": "open", "rate": args.rate},
-                "GET offers, closed loop (max)": {
-                    "operations": offers,
-                    "mode": "closed",
-                    "concurrency": 32,
-                },
-            }
-            for name, spec in runs.items():
+            # The reference first, and the open loop of GET offers last: a backlog of
+            # requests still being served must not eat another run's CPU.
+            runs: list[tuple[str, dict[str, Any]]] = [
+                (
+                    "trivial GET /healthz, closed loop (max)",
+                    {"operations": [trivial], "mode": "closed", "concurrency": 32},
+                ),
+                (
+                    "trivial GET /healthz, open loop",
+                    {"operations": [trivial], "mode": "open", "rate": args.rate},
+                ),
+                (
+                    "GET offers, closed loop (max)",
+                    {"operations": offers, "mode": "closed", "concurrency": 32},
+                ),
+            ]
+            for name, spec in runs:
                 result = await load({**common, **spec})
+                report[name] = result
+                console.print(line(name, result))
+            most = report["GET offers, closed loop (max)"]["ops_per_s"]
+            rates = [args.rate] if most >= args.rate else [round(0.8 * most, 1), args.rate]
+            for rate in rates:
+                name = f"GET offers, open loop at {rate:g} req/s"
+                result = await load({**common, "operations": offers, "mode": "open", "rate": rate})
                 report[name] = result
                 console.print(line(name, result))
         finally:
             for process in (api, reference):
                 process.terminate()
-                await asyncio.wait_for(process.wait(), 10)
+                try:
+                    await asyncio.wait_for(process.wait(), 10)
+                except TimeoutError:  # still serving a backlog
+                    process.kill()
+                    await process.wait()
     finally:
         await db.dispose()
         if not args.keep and not args.database_url:
