@@ -128,6 +128,83 @@ def line(name: str, result: dict[str, Any]) -> str:
     )
 
 
+async def over_http(
+    args: argparse.Namespace, url: str, keys: ApiKeys, picks: list[str], report: dict[str, Any]
+) -> None:
+    rng = random.Random(11)
+    port, reference_port = 18900 + rng.randint(0, 40), 18950 + rng.randint(0, 40)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "RAPPORT_PORT": str(port),
+        "RAPPORT_API_KEYS": keys.config(),
+        "RAPPORT_LOG_LEVEL": "WARNING",
+    }
+    bin_dir = Path(sys.executable).parent
+    api = await start(
+        [str(bin_dir / "rapport-recommender"), "api"], env, f"http://127.0.0.1:{port}/healthz"
+    )
+    reference = await start(
+        [
+            str(bin_dir / "uvicorn"),
+            "bench.trivial:app",
+            "--port",
+            str(reference_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        {**os.environ, "PYTHONPATH": str(ROOT)},
+        f"http://127.0.0.1:{reference_port}/healthz",
+    )
+    try:
+        offers = [
+            [{"method": "GET", "url": f"http://127.0.0.1:{port}/v1/customers/{p}/offers"}]
+            for p in picks
+        ]
+        trivial = [{"method": "GET", "url": f"http://127.0.0.1:{reference_port}/healthz"}]
+        common = {"headers": ApiKeys.bearer(keys.offers), "duration": args.seconds}
+        # warm-up (connection pool, caches), not counted
+        await load(
+            {**common, "operations": offers, "mode": "closed", "concurrency": 8, "duration": 2}
+        )
+        # The reference first, and the open loop of GET offers last: a backlog of
+        # requests still being served must not eat another run's CPU.
+        runs: list[tuple[str, dict[str, Any]]] = [
+            (
+                "trivial GET /healthz, closed loop (max)",
+                {"operations": [trivial], "mode": "closed", "concurrency": 32},
+            ),
+            (
+                "trivial GET /healthz, open loop",
+                {"operations": [trivial], "mode": "open", "rate": args.rate},
+            ),
+            (
+                "GET offers, closed loop (max)",
+                {"operations": offers, "mode": "closed", "concurrency": 32},
+            ),
+        ]
+        for name, spec in runs:
+            result = await load({**common, **spec})
+            report[name] = result
+            console.print(line(name, result))
+        most = report["GET offers, closed loop (max)"]["ops_per_s"]
+        rates = [args.rate] if most >= args.rate else [round(0.8 * most, 1), args.rate]
+        for rate in rates:
+            name = f"GET offers, open loop at {rate:g} req/s"
+            result = await load({**common, "operations": offers, "mode": "open", "rate": rate})
+            report[name] = result
+            console.print(line(name, result))
+    finally:
+        for process in (api, reference):
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:  # still serving a backlog
+                process.kill()
+                await process.wait()
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     base_url = os.environ["DATABASE_URL"]
     url = args.database_url or await create_database(base_url, "offersbench", MIGRATIONS)
@@ -158,77 +235,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 " a customer"
             )
 
-        port, reference_port = 18900 + rng.randint(0, 40), 18950 + rng.randint(0, 40)
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "RAPPORT_PORT": str(port),
-            "RAPPORT_API_KEYS": keys.config(),
-            "RAPPORT_LOG_LEVEL": "WARNING",
-        }
-        bin_dir = Path(sys.executable).parent
-        api = await start(
-            [str(bin_dir / "rapport-recommender"), "api"], env, f"http://127.0.0.1:{port}/healthz"
-        )
-        reference = await start(
-            [
-                str(bin_dir / "uvicorn"),
-                "bench.trivial:app",
-                "--port",
-                str(reference_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            {**os.environ, "PYTHONPATH": str(ROOT)},
-            f"http://127.0.0.1:{reference_port}/healthz",
-        )
-        try:
-            offers = [
-                [{"method": "GET", "url": f"http://127.0.0.1:{port}/v1/customers/{p}/offers"}]
-                for p in picks
-            ]
-            trivial = [{"method": "GET", "url": f"http://127.0.0.1:{reference_port}/healthz"}]
-            common = {"headers": ApiKeys.bearer(keys.offers), "duration": args.seconds}
-            # warm-up (connection pool, caches), not counted
-            await load(
-                {**common, "operations": offers, "mode": "closed", "concurrency": 8, "duration": 2}
-            )
-            # The reference first, and the open loop of GET offers last: a backlog of
-            # requests still being served must not eat another run's CPU.
-            runs: list[tuple[str, dict[str, Any]]] = [
-                (
-                    "trivial GET /healthz, closed loop (max)",
-                    {"operations": [trivial], "mode": "closed", "concurrency": 32},
-                ),
-                (
-                    "trivial GET /healthz, open loop",
-                    {"operations": [trivial], "mode": "open", "rate": args.rate},
-                ),
-                (
-                    "GET offers, closed loop (max)",
-                    {"operations": offers, "mode": "closed", "concurrency": 32},
-                ),
-            ]
-            for name, spec in runs:
-                result = await load({**common, **spec})
-                report[name] = result
-                console.print(line(name, result))
-            most = report["GET offers, closed loop (max)"]["ops_per_s"]
-            rates = [args.rate] if most >= args.rate else [round(0.8 * most, 1), args.rate]
-            for rate in rates:
-                name = f"GET offers, open loop at {rate:g} req/s"
-                result = await load({**common, "operations": offers, "mode": "open", "rate": rate})
-                report[name] = result
-                console.print(line(name, result))
-        finally:
-            for process in (api, reference):
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 10)
-                except TimeoutError:  # still serving a backlog
-                    process.kill()
-                    await process.wait()
+        if not args.no_http:
+            await over_http(args, url, keys, picks, report)
     finally:
         await db.dispose()
         if not args.keep and not args.database_url:
@@ -247,6 +255,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--sample", type=int, default=50, help="customers timed in process")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument("--no-http", action="store_true", help="the in-process timing only")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     report = asyncio.run(bench(args))
