@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
 from operator import add, mul
+from typing import NamedTuple
 
 from rapport_recommender.domain.facts import Touch
 from rapport_recommender.domain.similarity import cosine
@@ -57,8 +58,9 @@ class HistoryItem:
     orders: int = 1  # orders that held it (1 for a view)
 
 
-@dataclass(frozen=True, slots=True)
-class Neighbour:
+class Neighbour(NamedTuple):
+    """A tuple, not a dataclass: the store builds 10,000 of them for one wholesaler."""
+
     sku: str
     together: int  # customers who have both
     support: int  # customers who have the neighbour
