@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from rapport_events.settings import DatabaseSettings
@@ -109,6 +110,8 @@ def _server_going_away(error: BaseException) -> bool:
 def is_transient(error: BaseException) -> bool:
     """A failure worth retrying: the database (or the network to it) is down, not the data."""
     if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, PoolTimeoutError):  # every pooled connection busy: overloaded, retry
         return True
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True

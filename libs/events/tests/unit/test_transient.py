@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from rapport_events.db import is_transient
 
@@ -29,3 +30,9 @@ def test_bad_data_and_statement_timeouts_are_not_transient() -> None:
     assert not is_transient(wrapped(asyncpg.exceptions.UniqueViolationError("duplicate key")))
     assert not is_transient(wrapped(asyncpg.exceptions.QueryCanceledError("statement timeout")))
     assert not is_transient(ValueError("not a database problem"))
+
+
+def test_an_exhausted_connection_pool_is_transient() -> None:
+    # Every pooled connection busy past the pool timeout: overload, worth a retry (a 503 on
+    # the API, not a 500; a retried batch in a consumer, not a dead letter).
+    assert is_transient(PoolTimeoutError("QueuePool limit of size 10 overflow 10 reached"))

@@ -39,9 +39,9 @@ from rapport_recommender.domain.offers import Kind, Offer
 from rapport_recommender.domain.rules import ConsentEntry
 from rapport_recommender.settings import TREND_EPOCH, RecommenderSettings
 from rapport_recommender.store import pairs, queries, stale
+from rapport_recommender.store.reads import MarketReads
 
 log = get_logger(__name__)
-POPULAR_CANDIDATES = 50
 CONTACT_WINDOW_DAYS = 7  # the contact cap counts offers presented in the last week
 
 
@@ -183,9 +183,11 @@ async def offers_for(
     settings: RecommenderSettings,
     profile_id: uuid.UUID,
     now: datetime | None = None,
+    *,
+    market: MarketReads | None = None,
 ) -> tuple[uuid.UUID, list[Offer]]:
     """The ranked offers of a customer, by any of their profile ids (merged-away ones too)."""
-    survivor_of, ranked = await offers_for_many(conn, settings, [profile_id], now)
+    survivor_of, ranked = await offers_for_many(conn, settings, [profile_id], now, market=market)
     survivor = survivor_of[profile_id]
     return survivor, ranked.get(survivor, [])
 
@@ -195,21 +197,23 @@ async def offers_for_many(
     settings: RecommenderSettings,
     profile_ids: Sequence[uuid.UUID],
     now: datetime | None = None,
+    *,
+    market: MarketReads | None = None,
 ) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, list[Offer]]]:
     """(requested id → survivor, survivor → ranked offers), reading each table once for all
-    the customers (a fold re-ranks hundreds at a time); erased customers get none."""
+    the customers (a fold re-ranks hundreds at a time); erased customers get none.
+
+    The customers' own rows are always read now; the market (catalogue, popularity,
+    neighbours, arms) through `market`: by default read fresh for this call, or a shared one
+    that keeps its reads a few seconds (the API's)."""
     now = now or now_utc()
+    market = market or MarketReads()
     params = settings.scoring()
-    survivor_of, members = await queries.identities(conn, profile_ids)
-    every_id = {pid for ids in members.values() for pid in ids}
-    erased = await queries.erased_among(conn, every_id)
-    live = {s: ids for s, ids in members.items() if not ids & erased}
-    subjects_by_profile = await queries.subjects_by_profile(
-        conn, {pid for ids in live.values() for pid in ids}
-    )
+    who = await queries.identities(conn, profile_ids)
+    survivor_of = who.survivor_of
+    live = {s: ids for s, ids in who.members.items() if not ids & who.erased}
     subjects = {
-        s: sorted({h for pid in ids for h in subjects_by_profile.get(pid, ())})
-        for s, ids in live.items()
+        s: sorted({h for pid in ids for h in who.subjects.get(pid, ())}) for s, ids in live.items()
     }
     every_subject = sorted({h for hs in subjects.values() for h in hs})
     rows = await queries.customer_rows(conn, every_subject)
@@ -221,28 +225,22 @@ async def offers_for_many(
         for s, hs in subjects.items()
     }
     histories = {
-        s: history_of(merge_items(state.items))[: params.max_history] for s, state in states.items()
+        s: history_of(merge_items(state.items), params.max_history) for s, state in states.items()
     }
     bought = {h.sku for hs in histories.values() for h in hs if h.touch is Touch.BOUGHT}
     viewed = {h.sku for hs in histories.values() for h in hs if h.touch is Touch.VIEWED}
-    bought_anchors = await queries.anchors(conn, "bought", sorted(bought), params.neighbours)
-    viewed_anchors = await queries.anchors(conn, "viewed", sorted(viewed), params.neighbours)
-    cards = {s: _card(card_rows.get(s), states[s].country) for s in live}
-    overall, local, trending = await queries.popular(
-        conn, {c.country for c in cards.values() if c.country}, POPULAR_CANDIDATES
+    shop = await market.shop(conn)
+    anchors_of = await market.anchors(
+        conn, {"bought": sorted(bought), "viewed": sorted(viewed)}, params.neighbours
     )
+    bought_anchors, viewed_anchors = anchors_of["bought"], anchors_of["viewed"]
+    cards = {s: _card(card_rows.get(s), states[s].country) for s in live}
+    local = await market.country_top(conn, {c.country for c in cards.values() if c.country})
     segments = {s: segment_of(c.value_tier, c.lifecycle_stage) for s, c in cards.items()}
-    arms = await queries.posteriors(conn, set(segments.values()))
-    wanted = bought | viewed | set(overall) | set(trending)
-    wanted |= {sku for top in local.values() for sku in top}
-    for anchors in (bought_anchors, viewed_anchors):
-        wanted |= {n.sku for a in anchors.values() for n in a.neighbours}
-    wanted |= {sku for state in states.values() if state.cart for sku in state.cart[0]}
-    names = await queries.names(conn, wanted)
     ranked: dict[uuid.UUID, list[Offer]] = {}
     for survivor, state in states.items():
-        # Scoring is pure Python (~10 ms a customer, hundreds a batch): let the event loop run
-        # between customers so that Kafka heartbeats and HTTP requests are not starved.
+        # Let the event loop run between customers (a fold re-ranks hundreds) so that Kafka
+        # heartbeats and HTTP requests are not starved.
         await asyncio.sleep(0)
         history = histories[survivor]
         anchors = {
@@ -253,12 +251,14 @@ async def offers_for_many(
         card = cards[survivor]
         posteriors: dict[Kind, Posterior] = {
             Kind(kind): posterior
-            for kind, posterior in arms.get(segments[survivor], {}).items()
+            for kind, posterior in shop.arms.get(segments[survivor], {}).items()
             if kind in Kind.__members__.values()
         }
-        market = Market(anchors, overall, local.get(card.country or "", {}), trending, names)
+        market_now = Market(
+            anchors, shop.overall, local.get(card.country or "", {}), shop.trending, shop.names
+        )
         ranked[survivor] = next_best_offers(
-            state, card, market, posteriors, now, params, settings.policy(), salt=str(survivor)
+            state, card, market_now, posteriors, now, params, settings.policy(), salt=str(survivor)
         )
     return survivor_of, ranked
 

@@ -36,6 +36,12 @@ class RecommenderSettings(ServiceSettings):
     rerank_poll_seconds: float = Field(
         1.0, gt=0, description="look for marks of other replicas this often when not woken"
     )
+    market_cache_seconds: float = Field(
+        5,
+        ge=0,
+        description="GET offers: how long the catalogue, popularity and neighbours read for one "
+        "request serve the next ones (the customer's own rows are always read fresh)",
+    )
 
     def policy(self) -> Policy:
         return Policy(

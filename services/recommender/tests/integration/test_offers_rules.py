@@ -18,6 +18,7 @@ from rapport_recommender.domain.offers import Offer
 from rapport_recommender.handlers import fold, forget_old_contacts, offers_for
 from rapport_recommender.rerank import merge_pending_pairs
 from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store.reads import MarketReads
 
 NOW = datetime.now(UTC)
 
@@ -135,6 +136,32 @@ async def test_co_purchase_offer_explains_itself_and_never_repeats_a_recent_buy(
     # The shade outranks the bulb: more customers have both with the lamp.
     skus = [o.items[0] for o in products]
     assert skus.index(f"{t}-SHADE") < skus.index(f"{t}-BULB")
+
+
+async def test_a_shared_market_copy_is_kept_but_a_customers_own_rows_are_always_fresh(
+    fresh_db: Database,
+) -> None:
+    """The API's market copy (catalogue, neighbours) may be a few seconds old; the rules on
+    the customer's own rows hold at once all the same."""
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    email, pid = new_customer()
+    await fold(fresh_db, SETTINGS, [order(email, f"{t}-LAMP")], [identified(pid, email)])
+    market = MarketReads(seconds=3600)
+    async with fresh_db.connection() as conn:
+        _, before = await offers_for(conn, SETTINGS, pid, market=market)
+    assert (f"{t}-SHADE",) in [o.items for o in before if o.kind == "product"]
+    # The customer buys the shade now and the lamp's neighbours grow a new best companion:
+    # the copy still holds the old neighbours, but the shade is never offered again.
+    await fold(fresh_db, SETTINGS, [order(email, f"{t}-SHADE", ago=timedelta(0))], [])
+    more = [order(f"n{i}-{t}@example.com", f"{t}-LAMP", f"{t}-CORD") for i in range(9)]
+    await fold(fresh_db, SETTINGS, more, [])
+    async with fresh_db.connection() as conn:
+        _, cached = await offers_for(conn, SETTINGS, pid, market=market)
+        _, fresh = await offers_for(conn, SETTINGS, pid)
+    assert all(f"{t}-SHADE" not in o.items for o in cached + fresh)
+    assert f"{t}-CORD" not in {s for o in cached for s in o.items}
+    assert (f"{t}-CORD",) in [o.items for o in fresh if o.kind == "product"]
 
 
 async def test_redelivered_batch_counts_once(fresh_db: Database) -> None:

@@ -67,7 +67,7 @@ def test_product_scores_rank_by_recent_similarity_and_name_the_reason() -> None:
     history = [HistoryItem("LAMP", Touch.BOUGHT, NOW - timedelta(days=40))]
     anchors = {"LAMP": Anchor(10, [Neighbour("SHADE", 8, 9), Neighbour("BULB", 2, 100)])}
     ranked = product_scores(history, anchors, {"POPULAR": 1.0}, {"LAMP"}, NOW, ScoringParams())
-    # SHADE: 8/sqrt(10·9) · 8/10 shrink · 0.63 decay ≈ 0.53; BULB's 2 of 100 buyers ≈ 0.02
+    # SHADE: 8/sqrt(10·9) · 8/13 shrink · 0.92 decay ≈ 0.48; BULB's 2 of 100 buyers ≈ 0.02
     # falls below the popularity blend (0.05) of a best-seller.
     assert [r.sku for r in ranked] == ["SHADE", "POPULAR", "BULB"]
     assert ranked[0].because == history[0]

@@ -16,6 +16,7 @@ from rapport_recommender.background import Worker, working
 from rapport_recommender.consumer import build_consumer
 from rapport_recommender.rerank import merge_pending_pairs, rerank_and_publish
 from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store.reads import MarketReads
 
 
 def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
@@ -66,6 +67,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.market = MarketReads(settings.market_cache_seconds)
     app.state.consumer = consumer
     app.state.workers = workers
     app.include_router(offers.router)

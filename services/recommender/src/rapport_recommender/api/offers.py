@@ -51,7 +51,9 @@ async def offers(
     settings: RecommenderSettings = request.app.state.settings
     try:
         async with db.connection() as conn:
-            survivor, ranked = await offers_for(conn, settings, profile_id)
+            survivor, ranked = await offers_for(
+                conn, settings, profile_id, market=request.app.state.market
+            )
     except Exception as error:
         if is_transient(error):
             raise HTTPException(

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rapport_recommender.domain.bandit import Posterior
 from rapport_recommender.domain.facts import Touch
-from rapport_recommender.domain.offers import CustomerView, Kind, Offer, rank_offers
+from rapport_recommender.domain.offers import (
+    MAX_PRODUCTS,
+    CustomerView,
+    Kind,
+    Offer,
+    rank_offers,
+)
 from rapport_recommender.domain.rules import (
     ConsentEntry,
-    ItemRecord,
     contacts_this_week,
     effective_consent,
     excluded_items,
@@ -91,8 +97,12 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
-def history_of(items: Sequence[ItemState]) -> list[HistoryItem]:
-    """The latest touch per item: a purchase counts over a view of the same item."""
+def history_of(items: Sequence[ItemState], most: int | None = None) -> list[HistoryItem]:
+    """The latest touch per item, most recent first (only the `most` recent, if given): a
+    purchase counts over a view of the same item."""
+    if most is not None and len(items) > most:
+        # A wholesaler holds hundreds of lines and only the most recent ones score.
+        items = heapq.nlargest(most, items, key=_latest_touch)
     history = []
     for item in items:
         if item.last_bought_at is not None:
@@ -111,14 +121,17 @@ def history_of(items: Sequence[ItemState]) -> list[HistoryItem]:
     return history
 
 
+def _latest_touch(item: ItemState) -> tuple[bool, datetime, str]:
+    """The sort key of `history_of` (items never bought nor viewed come last)."""
+    at = item.last_bought_at or item.last_viewed_at
+    return (at is not None, at or datetime.min.replace(tzinfo=UTC), item.sku)
+
+
 def excluded_of(
     items: Sequence[ItemState], now: datetime, params: ScoringParams, policy: Policy
 ) -> set[str]:
     return excluded_items(
-        (
-            ItemRecord(i.sku, i.last_bought_at, i.returned_at, i.declines, i.last_declined_at)
-            for i in items
-        ),
+        items,
         now,
         params.recent_purchase_days,
         policy.decline_cooldown_days,
@@ -172,12 +185,13 @@ def next_best_offers(
     items = merge_items(state.items)
     excluded = excluded_of(items, now, params, policy)
     products = product_scores(
-        history_of(items),
+        history_of(items, params.max_history),
         market.anchors,
         popularity_blend(market.overall, market.country, market.trending, params),
         excluded,
         now,
         params,
+        limit=MAX_PRODUCTS,
     )
     consent = effective_consent(state.consents, card.marketing_consent)
     contacts = contacts_this_week(state.presented, now)

@@ -49,6 +49,7 @@ LIFETIME = {
     Kind.WIN_BACK: timedelta(days=14),
     Kind.PRODUCT: timedelta(days=7),
 }
+MAX_PRODUCTS = 10  # product offers ranked for a customer (scoring keeps only these)
 SALES_KINDS = frozenset({Kind.ABANDONED_CART, Kind.REWARD, Kind.WIN_BACK, Kind.PRODUCT})
 LAPSED_STAGES = frozenset({"lapsed", "at_risk", "at-risk", "at risk", "churned", "dormant"})
 REWARD_STAGES = frozenset({"loyal", "champion", "vip"})
@@ -115,7 +116,7 @@ def rank_offers(
     posteriors: Mapping[Kind, Posterior],
     *,
     salt: str,
-    max_products: int = 10,
+    max_products: int = MAX_PRODUCTS,
 ) -> list[Offer]:
     """All the offers this customer may get now, best first."""
     candidates: list[tuple[Kind, tuple[str, ...], float, str]] = []

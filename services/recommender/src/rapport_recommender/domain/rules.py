@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 # Where the customer is already talking to us (our site, a store, an agent on the phone):
 # an offer there is allowed unless they said no to marketing on it. Channels that reach out
@@ -84,8 +85,23 @@ class ItemRecord:
     last_declined_at: datetime | None = None
 
 
+class ItemFacts(Protocol):
+    """What the exclusion rule reads of an item (an ItemRecord, or the store's item state)."""
+
+    @property
+    def sku(self) -> str: ...
+    @property
+    def last_bought_at(self) -> datetime | None: ...
+    @property
+    def returned_at(self) -> datetime | None: ...
+    @property
+    def declines(self) -> int: ...
+    @property
+    def last_declined_at(self) -> datetime | None: ...
+
+
 def excluded_items(
-    records: Iterable[ItemRecord],
+    records: Iterable[ItemFacts],
     now: datetime,
     recent_purchase_days: float,
     decline_cooldown_days: float,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -227,14 +228,15 @@ def score(
         "popularity": popular,
         "implicit CosineRecommender (item-item)": item_item,
     }
-    sums = {name: [0.0, 0.0, 0.0] for name in systems}
+    # HR, NDCG, precision sums and CPU seconds spent ranking (implicit's: the reference)
+    sums = {name: [0.0, 0.0, 0.0, 0.0] for name in systems}
     shown: dict[str, set[str]] = {name: set() for name in systems}
     customers = sorted(truth)
     for subject in track(customers, description="ranking and scoring", disable=quiet):
         excluded = excluded_of(item_states(subject), split, params, policy)
         wanted = truth[subject]
         for name, system in systems.items():
-            ranked = system(subject, excluded)
+            ranked = _timed(system, subject, excluded, sums[name])
             shown[name].update(ranked)
             sums[name][0] += hit(ranked, wanted, K)
             sums[name][1] += ndcg(ranked, wanted, K)
@@ -253,10 +255,23 @@ def score(
                 "ndcg@10": round(s[1] / n, 4),
                 "precision@10": round(s[2] / n, 4),
                 "coverage": round(len(shown[name]) / len(catalogue), 4),
+                "cpu_ms_per_customer": round(s[3] / n * 1e3, 3),
             }
             for name, s in sums.items()
         },
     }
+
+
+def _timed(
+    system: Callable[[str, set[str]], list[str]],
+    subject: str,
+    excluded: set[str],
+    sums: list[float],
+) -> list[str]:
+    started = time.process_time()
+    ranked = system(subject, excluded)
+    sums[3] += time.process_time() - started
+    return ranked
 
 
 def evaluate(
@@ -269,11 +284,13 @@ def evaluate(
         title=f"Top-10 product offers, split {result['split_date']} to {result['until']}"
         f" ({n} customers)"
     )
-    for column in ("system", "HR@10", "NDCG@10", "precision@10", "coverage"):
+    for column in ("system", "HR@10", "NDCG@10", "precision@10", "coverage", "CPU ms/customer"):
         table.add_column(column)
     for name, m in result["systems"].items():
         table.add_row(
-            name, *(f"{m[k]:.4f}" for k in ("hr@10", "ndcg@10", "precision@10", "coverage"))
+            name,
+            *(f"{m[k]:.4f}" for k in ("hr@10", "ndcg@10", "precision@10", "coverage")),
+            f"{m['cpu_ms_per_customer']:.2f}",
         )
     console.print(table)
     if out:

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import Text
+from sqlalchemy.types import Uuid
 
-from rapport_recommender.domain.bandit import Posterior
 from rapport_recommender.domain.fold import ItemDelta, ItemStats
-from rapport_recommender.domain.scoring import Anchor, Neighbour
 from rapport_recommender.store.tables import (
     aliases,
     arms,
@@ -34,7 +41,6 @@ from rapport_recommender.store.tables import (
     customers,
     erased_profiles,
     item_countries,
-    item_pairs,
     items,
     processed_events,
     profile_links,
@@ -264,24 +270,6 @@ async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     )
 
 
-async def posteriors(
-    conn: AsyncConnection, segments: Iterable[str]
-) -> dict[str, dict[str, Posterior]]:
-    """segment → kind → posterior, for these segments."""
-    wanted = sorted(set(segments))
-    found: dict[str, dict[str, Posterior]] = {}
-    if not wanted:
-        return found
-    rows = await conn.execute(
-        select(arms.c.segment, arms.c.kind, arms.c.alpha, arms.c.beta).where(
-            arms.c.segment.in_(wanted)
-        )
-    )
-    for row in rows:
-        found.setdefault(row.segment, {})[row.kind] = Posterior(row.alpha, row.beta)
-    return found
-
-
 # --- identity ----------------------------------------------------------------------------------
 
 
@@ -425,57 +413,63 @@ async def erase(
 # --- reading customers (set-based: one query per table for all of them) -----------------------
 
 
-async def identities(
-    conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]
-) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, set[uuid.UUID]]]:
-    """(requested id → its survivor, survivor → every id merged into it and itself)."""
+@dataclass(frozen=True, slots=True)
+class Identities:
+    """Who the requested profile ids are: survivors, merged ids, erasures, subjects."""
+
+    survivor_of: dict[uuid.UUID, uuid.UUID]  # requested id → its survivor
+    members: dict[uuid.UUID, set[uuid.UUID]]  # survivor → every id merged into it and itself
+    erased: set[uuid.UUID]  # among all those ids
+    subjects: dict[uuid.UUID, list[str]]  # profile id → its identifier hashes
+
+
+async def identities(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -> Identities:
+    """Survivors, their merged ids, erasures and identifier hashes, in one query."""
     wanted = sorted(set(profile_ids))
-    survivor_of_: dict[uuid.UUID, uuid.UUID] = {pid: pid for pid in wanted}
-    if not wanted:
-        return survivor_of_, {}
-    rows = await conn.execute(
-        select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
-            profile_links.c.profile_id.in_(wanted)
-        )
-    )
-    for row in rows:
-        survivor_of_[row.profile_id] = row.survivor_id
-    survivors = sorted(set(survivor_of_.values()))
-    members: dict[uuid.UUID, set[uuid.UUID]] = {s: {s} for s in survivors}
-    rows = await conn.execute(
-        select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
-            profile_links.c.survivor_id.in_(survivors)
-        )
-    )
-    for row in rows:
-        members[row.survivor_id].add(row.profile_id)
-    return survivor_of_, members
-
-
-async def erased_among(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    wanted = sorted(set(profile_ids))
-    if not wanted:
-        return set()
-    rows = await conn.execute(
-        select(erased_profiles.c.profile_id).where(erased_profiles.c.profile_id.in_(wanted))
-    )
-    return set(rows.scalars())
-
-
-async def subjects_by_profile(
-    conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    wanted = sorted(set(profile_ids))
-    found: dict[uuid.UUID, list[str]] = {}
+    found = Identities({pid: pid for pid in wanted}, {}, set(), {})
     if not wanted:
         return found
+    requested = select(
+        func.unnest(bindparam("ids", value=wanted, type_=ARRAY(Uuid))).label("pid")
+    ).cte("requested")
+    survivors = (
+        select(
+            requested.c.pid,
+            func.coalesce(profile_links.c.survivor_id, requested.c.pid).label("survivor"),
+        )
+        .select_from(
+            requested.outerjoin(profile_links, profile_links.c.profile_id == requested.c.pid)
+        )
+        .cte("survivors")
+    )
+    members = union(
+        select(survivors.c.survivor, survivors.c.survivor.label("member")),
+        select(profile_links.c.survivor_id, profile_links.c.profile_id).where(
+            profile_links.c.survivor_id.in_(select(survivors.c.survivor))
+        ),
+    ).cte("members")
     rows = await conn.execute(
-        select(aliases.c.profile_id, aliases.c.identifier_hash).where(
-            aliases.c.profile_id.in_(wanted)
+        select(
+            survivors.c.pid,
+            survivors.c.survivor,
+            members.c.member,
+            erased_profiles.c.profile_id.label("erased"),
+            aliases.c.identifier_hash,
+        ).select_from(
+            survivors.join(members, members.c.survivor == survivors.c.survivor)
+            .outerjoin(erased_profiles, erased_profiles.c.profile_id == members.c.member)
+            .outerjoin(aliases, aliases.c.profile_id == members.c.member)
         )
     )
     for row in rows:
-        found.setdefault(row.profile_id, []).append(row.identifier_hash)
+        found.survivor_of[row.pid] = row.survivor
+        found.members.setdefault(row.survivor, set()).add(row.member)
+        if row.erased is not None:
+            found.erased.add(row.member)
+        if row.identifier_hash is not None:
+            subjects = found.subjects.setdefault(row.member, [])
+            if row.identifier_hash not in subjects:
+                subjects.append(row.identifier_hash)
     return found
 
 
@@ -528,101 +522,6 @@ async def cards_of(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> d
 
 async def card(conn: AsyncConnection, profile_id: uuid.UUID) -> Row | None:
     return (await cards_of(conn, [profile_id])).get(profile_id)
-
-
-async def anchors(
-    conn: AsyncConnection, kind: str, skus: Sequence[str], neighbours: int
-) -> dict[str, Anchor]:
-    """Each sku's support and its `neighbours` most frequent companions (one query)."""
-    if not skus:
-        return {}
-    support = items.c.buyers if kind == "bought" else items.c.viewers
-    anchor = select(
-        func.unnest(bindparam("skus", value=list(skus), type_=ARRAY(Text))).label("sku")
-    ).subquery("anchor")
-    near = (
-        select(item_pairs.c.b, item_pairs.c.together)
-        .where(item_pairs.c.kind == kind, item_pairs.c.a == anchor.c.sku)
-        .order_by(item_pairs.c.together.desc(), item_pairs.c.b)
-        .limit(neighbours)
-        .lateral("near")
-    )
-    other = items.alias("other")
-    mine = items.alias("mine")
-    other_support = other.c.buyers if kind == "bought" else other.c.viewers
-    mine_support = mine.c.buyers if kind == "bought" else mine.c.viewers
-    del support
-    rows = await conn.execute(
-        select(
-            anchor.c.sku,
-            mine_support.label("own"),
-            near.c.b,
-            near.c.together,
-            other_support.label("support"),
-        ).select_from(
-            anchor.join(near, literal_column("true"))
-            .join(other, other.c.sku == near.c.b)
-            .join(mine, mine.c.sku == anchor.c.sku)
-        )
-    )
-    found: dict[str, tuple[int, list[Neighbour]]] = {}
-    for row in rows:
-        entry = found.setdefault(row.sku, (row.own, []))
-        entry[1].append(Neighbour(row.b, row.together, row.support))
-    return {sku: Anchor(own, neighbours_) for sku, (own, neighbours_) in found.items()}
-
-
-async def popular(
-    conn: AsyncConnection, countries: Iterable[str], limit: int
-) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, float]]:
-    """(overall by buyers, per country by units, trending) — the top `limit` of each."""
-    overall = await conn.execute(
-        select(items.c.sku, items.c.buyers)
-        .where(items.c.buyers > 0)
-        .order_by(items.c.buyers.desc(), items.c.sku)
-        .limit(limit)
-    )
-    trending = await conn.execute(
-        select(items.c.sku, items.c.trend)
-        .where(items.c.trend > 0)
-        .order_by(items.c.trend.desc(), items.c.sku)
-        .limit(limit)
-    )
-    local: dict[str, dict[str, float]] = {}
-    wanted = sorted(set(countries))
-    if wanted:
-        country = select(
-            func.unnest(bindparam("countries", value=wanted, type_=ARRAY(Text))).label("country")
-        ).subquery("country")
-        top = (
-            select(item_countries.c.sku, item_countries.c.units)
-            .where(item_countries.c.country == country.c.country)
-            .order_by(item_countries.c.units.desc(), item_countries.c.sku)
-            .limit(limit)
-            .lateral("top")
-        )
-        rows = await conn.execute(
-            select(country.c.country, top.c.sku, top.c.units).select_from(
-                country.join(top, literal_column("true"))
-            )
-        )
-        for row in rows:
-            local.setdefault(row.country, {})[row.sku] = float(row.units)
-    return (
-        {row.sku: float(row.buyers) for row in overall},
-        local,
-        {row.sku: float(row.trend) for row in trending},
-    )
-
-
-async def names(conn: AsyncConnection, skus: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(set(skus))
-    if not wanted:
-        return {}
-    rows = await conn.execute(
-        select(items.c.sku, items.c.name).where(items.c.sku.in_(wanted), items.c.name.is_not(None))
-    )
-    return {row.sku: row.name for row in rows}
 
 
 # --- the outbox --------------------------------------------------------------------------------
