@@ -14,7 +14,9 @@ import pytest
 from bench.stack import VENV_BIN, Stack
 from faults.modes import MODES, Durations
 
-pytestmark = pytest.mark.e2e
+# The full form (100 examples per operation) of ingest's many operations took 300 s on a
+# machine loaded ~5x over its cores: the suite's time budget, not a finding.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 # The scopes that may open a service's endpoints; every other scope must be refused.

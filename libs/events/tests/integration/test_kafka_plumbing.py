@@ -4,6 +4,7 @@ clean failure, and the consumer loop's commit-after-handler, dead letters and re
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from rapport_events.codec import decode_event, encode_event
 from rapport_events.envelope import TouchpointEvent, parse_event
@@ -141,6 +143,40 @@ async def test_a_dead_broker_fails_cleanly_and_fast() -> None:
     assert time.monotonic() - started < 10
     with pytest.raises(BrokerUnavailable):
         await publisher.publish("anything", b"{}")
+
+
+async def test_a_refused_batch_does_not_break_the_partition_for_good(
+    settings: KafkaSettings,
+) -> None:
+    """A batch the broker refuses has used up sequence numbers of the idempotent producer;
+    aiokafka never resets them, so without a fresh producer every later record to that
+    partition is refused (OutOfOrderSequenceNumber) — what kept ingest at 503 after a broker
+    restart. A record too large for the topic is the deterministic way to get such a batch."""
+    topic = f"{settings.topic_namespace}small-records"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "2000"})])
+    publisher = Publisher(settings)
+    await publisher.start()
+    try:
+        await publisher.publish(topic, b"before")
+        with pytest.raises(BrokerUnavailable):
+            await publisher.publish(topic, os.urandom(20_000))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await publisher.publish(topic, b"after")
+                break
+            except BrokerUnavailable:
+                assert time.monotonic() < deadline, "the partition stayed unwritable"
+                await asyncio.sleep(0.2)
+        await publisher.publish(topic, b"and on")
+        values = [record.value for record in await read_all(settings, topic, 3)]
+        assert values == [b"before", b"after", b"and on"]
+    finally:
+        await publisher.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
 
 
 async def test_offsets_are_committed_only_after_the_handler_finished(
