@@ -30,8 +30,9 @@ def render_markdown(meta: dict[str, Any], results: list[Result]) -> str:
         "",
         "Every figure is paired with a reference measured in the same run on the same machine: "
         "the machine is shared and noisy, so the ratio says more than the absolute number. "
-        '"not available" means the endpoint is not on the branch that ran this; nothing is '
-        "estimated.",
+        '"not available" means nothing was measured: the endpoint is not on the branch that '
+        "ran this, or nothing arrived within the scenario's window (its notes say which); "
+        "nothing is estimated.",
         "",
         "| scenario | figure | Rapport | reference | ratio | goal | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -633,16 +633,19 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
     result.absorb(usage)
     reference = await kafka_round_trip(bench, 100, 5)
     if not latencies:
-        result.figures.append(Figure("p99", None, "ms", reference[1], "Kafka round trip p99"))
         if arrivals:
             # Offers flow, but none for the probed customers in time: slow, not missing.
             result.verdict = "not met"
+            result.figures.append(
+                Figure("p99 (over 10 s)", None, "ms", reference[1], "Kafka round trip p99")
+            )
             result.notes.append(
                 f"{len(arrivals)} offers reached {topic}, but none naming a probed customer "
                 "within 10 s: the change takes longer than 10 s under this load"
             )
         else:
             result.verdict = "not available"
+            result.figures.append(Figure("p99", None, "ms", reference[1], "Kafka round trip p99"))
             result.notes.append(f"no offer at all reached {topic} within 10 s")
         return result
     p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
