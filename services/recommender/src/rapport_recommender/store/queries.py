@@ -298,14 +298,6 @@ async def survivor_of(conn: AsyncConnection, profile_id: uuid.UUID) -> uuid.UUID
     return found or profile_id
 
 
-async def family(conn: AsyncConnection, survivor: uuid.UUID) -> list[uuid.UUID]:
-    """The survivor and every profile id merged into it."""
-    rows = await conn.execute(
-        select(profile_links.c.profile_id).where(profile_links.c.survivor_id == survivor)
-    )
-    return sorted({survivor, *rows.scalars()})
-
-
 async def subjects_of(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -> list[str]:
     rows = await conn.execute(
         select(aliases.c.identifier_hash).where(aliases.c.profile_id.in_(profile_ids))
