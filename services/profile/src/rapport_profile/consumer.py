@@ -61,8 +61,11 @@ def build_consumer(
     publisher: Publisher,
     *,
     group_id: str | None = None,
+    cache: ProfileCache | None = None,
 ) -> ConsumerLoop[TouchpointEvent]:
-    cache = ProfileCache(settings.state_cache_size)
+    """The fold's consumer; `cache` is shared with the API of the same process (its erasures
+    drop their entries), a fresh one by default."""
+    cache = cache if cache is not None else ProfileCache(settings.state_cache_size)
     relay = ChangeRelay(db, publisher, settings.kafka.topics.profile_changes)
 
     async def fold(events: Sequence[TouchpointEvent]) -> None:

@@ -363,9 +363,16 @@ class Erasure:
 
 
 async def erase_customer(
-    db: Database, publisher: Publisher, topic: str, profile_id: uuid.UUID
+    db: Database,
+    publisher: Publisher,
+    topic: str,
+    profile_id: uuid.UUID,
+    *,
+    cache: ProfileCache | None = None,
 ) -> Erasure | None:
-    """Erase a customer (any of its ids) from the store; None if the id is unknown."""
+    """Erase a customer (any of its ids) from the store; None if the id is unknown. The
+    erased profiles leave this process's profile `cache` too (other instances find out by
+    `revalidate_cache`)."""
     now = datetime.now(UTC)
     batch_id = uuid.uuid4()
     async with db.transaction() as conn:
@@ -379,9 +386,23 @@ async def erase_customer(
             profile_id=survivor, changed_at=now, merged_ids=merged_ids, identifier_hashes=hashes
         )
         await _to_outbox(raw, batch_id, [erased])
+    if cache is not None:
+        cache.drop([survivor, *merged_ids])
     await publish_changes(db, publisher, topic, batch_id, [erased])
     log.info("customer_erased", profile_id=str(survivor), identifiers=len(hashes))
     return Erasure(survivor, now, merged_ids, hashes)
+
+
+async def revalidate_cache(db: Database, cache: ProfileCache) -> int:
+    """Drop the cache entries whose profile was erased, merged away or folded elsewhere since
+    (an erasure or merge by another instance); returns how many were dropped."""
+    held = cache.held()
+    if not held:
+        return 0
+    async with db.reader() as conn:
+        outdated = await store.outdated(conn, held)
+    cache.drop(outdated)
+    return len(outdated)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,21 @@ async def lock_profiles(
     )
 
 
+async def outdated(db: asyncpg.Connection, held: Mapping[uuid.UUID, Stamp]) -> list[uuid.UUID]:
+    """Of the cached profiles in `held`, those whose row is gone (erased), merged away, or no
+    longer shows the cached version and creation time."""
+    rows = await db.fetch(
+        "SELECT c.id FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) "
+        "AS c(id, version, created_at) LEFT JOIN profiles p ON p.profile_id = c.id "
+        "WHERE p.profile_id IS NULL OR p.merged_into IS NOT NULL OR p.version <> c.version "
+        "OR p.created_at <> c.created_at",
+        list(held),
+        [version for version, _ in held.values()],
+        [created_at for _, created_at in held.values()],
+    )
+    return [row["id"] for row in rows]
+
+
 async def profile_documents(
     db: asyncpg.Connection, profile_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
