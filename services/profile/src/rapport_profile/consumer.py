@@ -47,7 +47,12 @@ class ChangeRelay:
             result = self._queue.get_nowait()
             try:
                 await publish_changes(
-                    self._db, self._publisher, self._topic, result.batch_id, result.changes
+                    self._db,
+                    self._publisher,
+                    self._topic,
+                    result.batch_id,
+                    result.changes,
+                    result.payloads,
                 )
             except Exception as error:  # the rows stay in the outbox for the drain
                 log.warning("profile_changes_relay_failed", error=type(error).__name__)

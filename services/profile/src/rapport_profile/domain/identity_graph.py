@@ -67,7 +67,10 @@ def group_customers(
                 graph.union(identifier, ("profile", owner))
     customers: dict[object, Customer] = {}
     for index, identifiers in enumerate(events):
-        customer = customers.setdefault(graph.find(identifiers[0]), Customer(survivor=None))
+        root = graph.find(identifiers[0])
+        customer = customers.get(root)
+        if customer is None:  # one Customer per component, not one per event
+            customer = customers[root] = Customer(survivor=None)
         customer.events.append(index)
         customer.identifiers.update(identifiers)
     for customer in customers.values():

@@ -29,14 +29,17 @@ async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     return connection
 
 
-async def claim_events(db: asyncpg.Connection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Record the batch's events as folded; returns those that were not already."""
+async def claim_events(db: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+    """Record the batch's events (ids as text) as folded; returns those that were not already.
+    One comma-joined text parameter: the driver would encode a uuid[] element by element in
+    Python, the server splits and casts the string in C."""
     rows = await db.fetch(
-        "INSERT INTO processed_events (event_id) SELECT unnest($1::uuid[]) "
-        "ON CONFLICT DO NOTHING RETURNING event_id",
-        list(event_ids),
+        "INSERT INTO processed_events (event_id) "
+        "SELECT unnest(string_to_array($1::text, ','))::uuid "
+        "ON CONFLICT DO NOTHING RETURNING event_id::text",
+        ",".join(event_ids),
     )
-    return {row["event_id"] for row in rows}
+    return {row[0] for row in rows}
 
 
 async def tombstoned(db: asyncpg.Connection, hashes: Iterable[str]) -> dict[str, datetime]:
