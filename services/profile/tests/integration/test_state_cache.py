@@ -133,12 +133,21 @@ async def _cached_customer(db: Database, make_event: Any, cache: ProfileCache) -
     return profile_id
 
 
+async def _two_cached_customers(
+    db: Database, make_event: Any
+) -> tuple[ProfileCache, uuid.UUID, uuid.UUID]:
+    cache = ProfileCache(100)
+    return (
+        cache,
+        await _cached_customer(db, make_event, cache),
+        await _cached_customer(db, make_event, cache),
+    )
+
+
 async def test_an_erasure_in_this_process_drops_the_cached_profile_at_once(
     fresh_db: Database, publisher: Publisher, kafka_settings: Any, make_event: Any
 ) -> None:
-    cache = ProfileCache(100)
-    profile_id = await _cached_customer(fresh_db, make_event, cache)
-    kept = await _cached_customer(fresh_db, make_event, cache)
+    cache, profile_id, kept = await _two_cached_customers(fresh_db, make_event)
     topic = kafka_settings.topics.profile_changes
     assert await erase_customer(fresh_db, publisher, topic, profile_id, cache=cache) is not None
     assert set(cache.held()) == {kept}
@@ -147,12 +156,11 @@ async def test_an_erasure_in_this_process_drops_the_cached_profile_at_once(
 async def test_an_erasure_by_another_instance_leaves_this_cache_on_revalidation(
     fresh_db: Database, publisher: Publisher, kafka_settings: Any, make_event: Any
 ) -> None:
-    cache = ProfileCache(100)
-    profile_id = await _cached_customer(fresh_db, make_event, cache)
-    kept = await _cached_customer(fresh_db, make_event, cache)
+    cache, profile_id, kept = await _two_cached_customers(fresh_db, make_event)
     # Another instance erases the customer: it holds no handle on this process's cache.
     topic = kafka_settings.topics.profile_changes
     assert await erase_customer(fresh_db, publisher, topic, profile_id) is not None
+    assert profile_id in cache.held()  # nothing told this process yet
     assert await revalidate_cache(fresh_db, cache) == 1
     assert set(cache.held()) == {kept}
     # A profile still current survives the check and is still used by the next fold.
