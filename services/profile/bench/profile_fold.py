@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import os
 import pstats
 import time
@@ -26,6 +27,7 @@ from rich.progress import track
 from rapport_events.codec import decode_event, encode_event
 from rapport_events.db import Database, upgrade_schema
 from rapport_events.settings import DatabaseSettings
+from rapport_profile.consumer import FOLD_GC_THRESHOLDS
 from rapport_profile.handlers import fold_events
 from rapport_profile.store import MIGRATIONS
 from rapport_profile.store.state_cache import ProfileCache
@@ -66,6 +68,7 @@ async def main(count: int, customers: int, batch: int, top: int, cache_size: int
     name, url = await fresh_database(base)
     db = Database(DatabaseSettings(database_url=url))
     cache = ProfileCache(cache_size) if cache_size else None  # as the consumer has one
+    gc.set_threshold(*FOLD_GC_THRESHOLDS)  # as the consumer sets it
     try:
         plain, plain_cpu = await fold_all(db, encoded[:half], batch, cache)
         # CPU time, not wall time: on a shared machine a wall-clock profile charges the time

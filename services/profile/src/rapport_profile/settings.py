@@ -19,6 +19,12 @@ class ProfileSettings(ServiceSettings):
         description="profiles the consumer keeps decoded between batches (0: none); each costs "
         "about 1.5 kB of memory (more for a profile with many traits or cases)",
     )
+    state_cache_check_s: float = Field(
+        5,
+        gt=0,
+        description="how often cached profiles are checked against their rows, so that one "
+        "erased or merged away by another instance leaves this one's memory",
+    )
     outbox_interval_s: float = Field(
         5, description="how often changes left unpublished (crash, broker outage) are retried"
     )

@@ -11,7 +11,7 @@ import pytest
 
 from rapport_events.db import Database
 from rapport_events.kafka import Publisher
-from rapport_profile.handlers import erase_customer, fold_events
+from rapport_profile.handlers import erase_customer, fold_events, revalidate_cache
 from rapport_profile.store import queries
 from rapport_profile.store.state_cache import ProfileCache
 from support.fixtures import database_settings
@@ -122,3 +122,65 @@ async def test_a_customer_back_after_erasure_does_not_get_the_cached_state(
     assert back["orders"] == 0
     assert back["state"]["traits"] == {}
     assert cache.hits == 0
+
+
+async def _cached_customer(db: Database, make_event: Any, cache: ProfileCache) -> uuid.UUID:
+    email = f"{uuid.uuid4().hex}@example.com"
+    trait = make_event("identify", {"email": email}, {"traits": {"first_name": "Ada"}})
+    await fold_events(db, [_purchase(make_event, {"email": email}, 10), trait], cache=cache)
+    profile_id: uuid.UUID = (await _profile(db, "email", email))["profile_id"]
+    assert profile_id in cache.held()
+    return profile_id
+
+
+async def _two_cached_customers(
+    db: Database, make_event: Any
+) -> tuple[ProfileCache, uuid.UUID, uuid.UUID]:
+    cache = ProfileCache(100)
+    return (
+        cache,
+        await _cached_customer(db, make_event, cache),
+        await _cached_customer(db, make_event, cache),
+    )
+
+
+async def test_an_erasure_in_this_process_drops_the_cached_profile_at_once(
+    fresh_db: Database, publisher: Publisher, kafka_settings: Any, make_event: Any
+) -> None:
+    cache, profile_id, kept = await _two_cached_customers(fresh_db, make_event)
+    topic = kafka_settings.topics.profile_changes
+    assert await erase_customer(fresh_db, publisher, topic, profile_id, cache=cache) is not None
+    assert set(cache.held()) == {kept}
+
+
+async def test_an_erasure_by_another_instance_leaves_this_cache_on_revalidation(
+    fresh_db: Database, publisher: Publisher, kafka_settings: Any, make_event: Any
+) -> None:
+    cache, profile_id, kept = await _two_cached_customers(fresh_db, make_event)
+    # Another instance erases the customer: it holds no handle on this process's cache.
+    topic = kafka_settings.topics.profile_changes
+    assert await erase_customer(fresh_db, publisher, topic, profile_id) is not None
+    assert profile_id in cache.held()  # nothing told this process yet
+    assert await revalidate_cache(fresh_db, cache) == 1
+    assert set(cache.held()) == {kept}
+    # A profile still current survives the check and is still used by the next fold.
+    await fold_events(fresh_db, [_purchase(make_event, {"customer_id": "x"}, 1)], cache=cache)
+    assert kept in cache.held()
+
+
+async def test_a_merge_by_another_instance_drops_the_merged_away_profile_here(
+    fresh_db: Database, make_event: Any
+) -> None:
+    here = ProfileCache(100)
+    c = uuid.uuid4().hex
+    anon, email = {"anonymous_id": f"anon-{c}"}, {"email": f"{c}@example.com"}
+    await fold_events(fresh_db, [_purchase(make_event, email, 10)])  # the older profile
+    await fold_events(fresh_db, [_purchase(make_event, anon, 5)], cache=here)
+    merged_away = (await _profile(fresh_db, "anonymous_id", anon["anonymous_id"]))["profile_id"]
+    assert merged_away in here.held()
+    # Another instance (no cache of this one) finds the link and merges into the email's.
+    await fold_events(fresh_db, [make_event("signed_up", {**anon, **email}, {})])
+    survivor = (await _profile(fresh_db, "anonymous_id", anon["anonymous_id"]))["profile_id"]
+    assert survivor != merged_away
+    assert await revalidate_cache(fresh_db, here) == 1
+    assert merged_away not in here.held()

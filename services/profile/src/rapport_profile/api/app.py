@@ -20,8 +20,9 @@ from rapport_profile.api import customers
 from rapport_profile.api.errors import install_database_errors
 from rapport_profile.console import mount_console
 from rapport_profile.consumer import build_consumer
-from rapport_profile.handlers import drain_outbox, refresh_scores
+from rapport_profile.handlers import drain_outbox, refresh_scores, revalidate_cache
 from rapport_profile.settings import ProfileSettings
+from rapport_profile.store.state_cache import ProfileCache
 
 log = get_logger(__name__)
 
@@ -55,11 +56,27 @@ async def drain_periodically(db: Database, publisher: Publisher, settings: Profi
         await asyncio.sleep(settings.outbox_interval_s if older_than_s else 0.5)
 
 
+async def revalidate_periodically(
+    db: Database, cache: ProfileCache, settings: ProfileSettings
+) -> None:
+    """Drop cached profiles that another instance erased or merged away (personal data must
+    not stay in this process's memory after an erasure; see store/state_cache.py)."""
+    while True:
+        await asyncio.sleep(settings.state_cache_check_s)
+        try:
+            if dropped := await revalidate_cache(db, cache):
+                log.info("profile_cache_revalidated", dropped=dropped)
+        except Exception as error:  # the next round tries again
+            log.warning("profile_cache_revalidation_failed", error=type(error).__name__)
+
+
 @asynccontextmanager
 async def scheduled(
-    db: Database, publisher: Publisher, settings: ProfileSettings
+    db: Database, publisher: Publisher, settings: ProfileSettings, cache: ProfileCache
 ) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(drain_periodically(db, publisher, settings))]
+    if settings.consumer_enabled:
+        tasks.append(asyncio.create_task(revalidate_periodically(db, cache, settings)))
     if settings.consumer_enabled and settings.refresh_interval_s > 0:
         tasks.append(asyncio.create_task(refresh_periodically(db, publisher, settings)))
     try:
@@ -75,11 +92,18 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     settings = settings or ProfileSettings()
     db = Database(settings.database)
     publisher = Publisher(settings.kafka)
-    consumer = build_consumer(settings, db, publisher) if settings.consumer_enabled else None
+    cache = ProfileCache(settings.state_cache_size)
+    consumer = (
+        build_consumer(settings, db, publisher, cache=cache) if settings.consumer_enabled else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with connected(publisher), consuming(consumer), scheduled(db, publisher, settings):
+        async with (
+            connected(publisher),
+            consuming(consumer),
+            scheduled(db, publisher, settings, cache),
+        ):
             # Everything loaded so far (modules, models, routes) lives as long as the process:
             # move it out of the collector's sight, or each full collection walks it again
             # (a tenth of a card read's CPU in profiles).
@@ -106,6 +130,7 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.publisher = publisher
     app.state.consumer = consumer
+    app.state.profile_cache = cache
     install_database_errors(app)
     app.include_router(customers.router)
     mount_console(app)

@@ -192,12 +192,21 @@ async def export(profile_id: uuid.UUID, _: Eraser, db: DB) -> Export:
     summary="Erase the customer: personal data gone here and, via Kafka, in the recommender",
 )
 async def erase(
-    profile_id: uuid.UUID, _: Eraser, db: DB, publisher: ProfilePublisher, settings: Settings
+    profile_id: uuid.UUID,
+    request: Request,
+    _: Eraser,
+    db: DB,
+    publisher: ProfilePublisher,
+    settings: Settings,
 ) -> Erased:
     async with db.connection() as conn:
         await _survivor(conn, profile_id)  # 404 / 410 before any write
     erasure = await handlers.erase_customer(
-        db, publisher, settings.kafka.topics.profile_changes, profile_id
+        db,
+        publisher,
+        settings.kafka.topics.profile_changes,
+        profile_id,
+        cache=request.app.state.profile_cache,  # this process's fold forgets them at once
     )
     if erasure is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with this id")

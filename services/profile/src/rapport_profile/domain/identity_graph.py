@@ -58,18 +58,31 @@ def group_customers(
     (surviving) profile; `created` gives each such profile's creation time.
     """
     graph = _UnionFind()
-    for identifiers in events:
+    # A customer's events mostly carry the same identifiers: link each distinct set once.
+    distinct = {tuple(identifiers) for identifiers in events}
+    for identifiers in distinct:
         first = identifiers[0]
-        for identifier in identifiers:
+        graph.find(first)
+        for identifier in identifiers[1:]:
             graph.union(first, identifier)
-            owner = owners.get(identifier)
-            if owner is not None:
-                graph.union(identifier, ("profile", owner))
+    for identifier in {identifier for identifiers in distinct for identifier in identifiers}:
+        owner = owners.get(identifier)
+        if owner is not None:
+            graph.union(identifier, ("profile", owner))
     customers: dict[object, Customer] = {}
-    for index, identifiers in enumerate(events):
-        customer = customers.setdefault(graph.find(identifiers[0]), Customer(survivor=None))
+    of_first: dict[Identifier, Customer] = {}  # the customer an event's first identifier is in
+    for index, linked in enumerate(events):
+        first = linked[0]
+        customer = of_first.get(first)
+        if customer is None:
+            root = graph.find(first)
+            customer = customers.get(root)
+            if customer is None:  # one Customer per component, not one per event
+                customer = customers[root] = Customer(survivor=None)
+            of_first[first] = customer
         customer.events.append(index)
-        customer.identifiers.update(identifiers)
+    for identifiers in distinct:
+        of_first[identifiers[0]].identifiers.update(identifiers)
     for customer in customers.values():
         profiles = sorted(
             {owners[i] for i in customer.identifiers if i in owners},

@@ -14,13 +14,28 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from rapport_events import properties as p
 from rapport_events.envelope import TouchpointEvent
 
 PURCHASES = ("order_completed", "store_purchase")
 MARKETING_CHANNELS = ("email", "sms", "phone", "web", "post")
 # Interactions the business starts: they say nothing about the channel the customer prefers.
 OUTBOUND = ("email_sent", "email_bounced", "offer_presented")
+# The event types that change more than the counters and times every event moves.
+FOLDED_TYPES = frozenset(
+    (
+        *PURCHASES,
+        "product_returned",
+        "complaint_logged",
+        "case_resolved",
+        "identify",
+        "consent_updated",
+        "unsubscribed",
+        "preference_stated",
+        "offer_presented",
+        "offer_accepted",
+        "offer_declined",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,37 +194,40 @@ def apply_event(state: ProfileState, event: TouchpointEvent) -> None:  # noqa: P
         state.context_country = _newer(
             state.context_country, Stated(event.context.country.upper(), at)
         )
+    # Dispatch on the type tag, not `match` on the properties' classes: pydantic models are
+    # ABCs, and each class pattern costs an ABC instance check (most events match none).
+    # The envelope binds each tag to its properties class, so this is the same test.
+    kind = event.type
+    if kind not in FOLDED_TYPES:
+        return
     props: Any = event.properties
-    match props:
-        case p.OrderCompleted() | p.StorePurchase():
-            state.orders += 1
-            state.revenue += props.total
-            state.currency = state.currency or props.currency
-            _record_order(state, at)
-        case p.ProductReturned():
-            state.refunds += props.refund
-        case p.ComplaintLogged():
-            case = state.cases.setdefault(props.case_id, Case())
-            case.opened_at = at if case.opened_at is None else min(case.opened_at, at)
-            case.category = props.category or case.category
-            case.severity = props.severity.value if props.severity else case.severity
-        case p.CaseResolved():
-            case = state.cases.setdefault(props.case_id, Case())
-            case.resolved_at = at if case.resolved_at is None else max(case.resolved_at, at)
-        case p.Identify():
-            for name, value in props.traits.model_dump(exclude_none=True).items():
-                _state(state.traits, name, value, at)
-        case p.ConsentUpdated():
-            _state(state.consent, f"{props.purpose.value}:{props.channel.value}", props.granted, at)
-        case p.Unsubscribed():
-            _state(state.consent, f"{props.purpose.value}:email", False, at)
-        case p.PreferenceStated():
-            _state(state.preferences, props.key, props.value, at)
-        case p.OfferPresented() | p.OfferAccepted() | p.OfferDeclined():
-            outcome = event.type.removeprefix("offer_")
-            state.offers[outcome] = state.offers.get(outcome, 0) + 1
-        case _:
-            pass
+    if kind in PURCHASES:
+        state.orders += 1
+        state.revenue += props.total
+        state.currency = state.currency or props.currency
+        _record_order(state, at)
+    elif kind == "product_returned":
+        state.refunds += props.refund
+    elif kind == "complaint_logged":
+        case = state.cases.setdefault(props.case_id, Case())
+        case.opened_at = at if case.opened_at is None else min(case.opened_at, at)
+        case.category = props.category or case.category
+        case.severity = props.severity.value if props.severity else case.severity
+    elif kind == "case_resolved":
+        case = state.cases.setdefault(props.case_id, Case())
+        case.resolved_at = at if case.resolved_at is None else max(case.resolved_at, at)
+    elif kind == "identify":
+        for name, value in props.traits.model_dump(exclude_none=True).items():
+            _state(state.traits, name, value, at)
+    elif kind == "consent_updated":
+        _state(state.consent, f"{props.purpose.value}:{props.channel.value}", props.granted, at)
+    elif kind == "unsubscribed":
+        _state(state.consent, f"{props.purpose.value}:email", False, at)
+    elif kind == "preference_stated":
+        _state(state.preferences, props.key, props.value, at)
+    else:  # offer_presented, offer_accepted, offer_declined
+        outcome = kind.removeprefix("offer_")
+        state.offers[outcome] = state.offers.get(outcome, 0) + 1
 
 
 def _add_counts(left: dict[str, int], right: dict[str, int]) -> dict[str, int]:

@@ -29,14 +29,17 @@ async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     return connection
 
 
-async def claim_events(db: asyncpg.Connection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Record the batch's events as folded; returns those that were not already."""
+async def claim_events(db: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+    """Record the batch's events (ids as text) as folded; returns those that were not already.
+    One comma-joined text parameter: the driver would encode a uuid[] element by element in
+    Python, the server splits and casts the string in C."""
     rows = await db.fetch(
-        "INSERT INTO processed_events (event_id) SELECT unnest($1::uuid[]) "
-        "ON CONFLICT DO NOTHING RETURNING event_id",
-        list(event_ids),
+        "INSERT INTO processed_events (event_id) "
+        "SELECT unnest(string_to_array($1::text, ','))::uuid "
+        "ON CONFLICT DO NOTHING RETURNING event_id::text",
+        ",".join(event_ids),
     )
-    return {row["event_id"] for row in rows}
+    return {row[0] for row in rows}
 
 
 async def tombstoned(db: asyncpg.Connection, hashes: Iterable[str]) -> dict[str, datetime]:
@@ -101,6 +104,21 @@ async def lock_profiles(
             [created_at for _, created_at in cached.values()],
         )
     )
+
+
+async def outdated(db: asyncpg.Connection, held: Mapping[uuid.UUID, Stamp]) -> list[uuid.UUID]:
+    """Of the cached profiles in `held`, those whose row is gone (erased), merged away, or no
+    longer shows the cached version and creation time."""
+    rows = await db.fetch(
+        "SELECT c.id FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) "
+        "AS c(id, version, created_at) LEFT JOIN profiles p ON p.profile_id = c.id "
+        "WHERE p.profile_id IS NULL OR p.merged_into IS NOT NULL OR p.version <> c.version "
+        "OR p.created_at <> c.created_at",
+        list(held),
+        [version for version, _ in held.values()],
+        [created_at for _, created_at in held.values()],
+    )
+    return [row["id"] for row in rows]
 
 
 async def profile_documents(

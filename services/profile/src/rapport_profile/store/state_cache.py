@@ -8,6 +8,12 @@ moves its version on (the fold, the score refresh); an erased profile that comes
 row with a new creation time; so a stale entry (another consumer folded the profile, a batch
 rolled back) is never used, it is only a miss. An entry is taken out while a batch uses it
 (the batch mutates it) and put back only after that batch committed.
+
+Privacy: an entry is personal data, so it must not outlive the profile's erasure. An erasure
+by this process drops its entries at once (`handlers.erase_customer`); one by another
+instance, or a merge there that emptied a profile cached here, is found by `revalidate_cache`
+(`serve` runs it every `RAPPORT_STATE_CACHE_CHECK_S`): every entry whose row is gone, merged
+away or moved on is dropped.
 """
 
 from __future__ import annotations
@@ -52,6 +58,15 @@ class ProfileCache:
         for profile_id in profile_ids:
             if self._states.pop(profile_id, None) is not None:
                 self.misses += 1
+
+    def drop(self, profile_ids: Iterable[uuid.UUID]) -> None:
+        """Remove entries whatever their state (erased or merged-away profiles)."""
+        for profile_id in profile_ids:
+            self._states.pop(profile_id, None)
+
+    def held(self) -> dict[uuid.UUID, Stamp]:
+        """Every entry's stamp, to check against the rows."""
+        return {profile_id: (s.version, s.created_at) for profile_id, s in self._states.items()}
 
     def keep(self, states: Iterable[ProfileState]) -> None:
         """Profiles as a committed batch left them."""
