@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     union,
     update,
 )
@@ -27,7 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Uuid
 
-from rapport_recommender.domain.fold import ItemDelta, ItemStats
+from rapport_recommender.domain.fold import CustomerDelta, ItemDelta, ItemStats
 from rapport_recommender.store.tables import (
     aliases,
     arms,
@@ -50,6 +51,7 @@ from rapport_recommender.store.tables import (
 Row = dict[str, Any]
 ITEM_DELTA_FIELDS = tuple(f.name for f in fields(ItemDelta))
 ITEM_STATS_FIELDS = tuple(f.name for f in fields(ItemStats))
+CUSTOMER_DELTA_FIELDS = tuple(f.name for f in fields(CustomerDelta))
 
 
 async def new_event_ids(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -74,24 +76,50 @@ async def tombstoned(conn: AsyncConnection, hashes: Iterable[str]) -> set[str]:
     return set(rows.scalars())
 
 
+# What pairing needs of a customer's past, not all of it (a wholesaler has thousands of
+# items): the items of the batch they already had (are they new to them?), and their
+# `window` most recent bought and viewed ones (what new items pair with).
+_HISTORIES = text(
+    """
+    WITH touched AS (
+        SELECT * FROM unnest(CAST(:subjects AS text[]), CAST(:skus AS text[])) AS t(subject, sku)
+    ), who AS (
+        SELECT DISTINCT subject FROM touched
+    )
+    SELECT c.subject, c.sku, c.last_bought_at, c.last_viewed_at
+    FROM customer_items c JOIN touched t ON t.subject = c.subject AND t.sku = c.sku
+    UNION
+    SELECT who.subject, r.sku, r.last_bought_at, r.last_viewed_at FROM who, LATERAL (
+        SELECT sku, last_bought_at, last_viewed_at FROM customer_items c
+        WHERE c.subject = who.subject AND c.last_bought_at IS NOT NULL
+        ORDER BY c.last_bought_at DESC LIMIT :window
+    ) AS r
+    UNION
+    SELECT who.subject, r.sku, r.last_bought_at, r.last_viewed_at FROM who, LATERAL (
+        SELECT sku, last_bought_at, last_viewed_at FROM customer_items c
+        WHERE c.subject = who.subject AND c.last_viewed_at IS NOT NULL
+        ORDER BY c.last_viewed_at DESC LIMIT :window
+    ) AS r
+    """
+)
+
+
 async def item_histories(
-    conn: AsyncConnection, subjects: Iterable[str]
+    conn: AsyncConnection, touched: Iterable[tuple[str, str]], window: int
 ) -> dict[str, list[tuple[str, datetime | None, datetime | None]]]:
-    """(sku, last bought, last viewed) per subject, for pairing new items with old ones."""
-    wanted = sorted(set(subjects))
+    """(sku, last bought, last viewed) per subject, for pairing new items with old ones: of
+    the (subject, sku) the batch touched, those already held, and each subject's `window`
+    most recent bought and viewed items — all that `fold_batch` reads of the past."""
+    wanted = sorted(set(touched))
     found: dict[str, list[tuple[str, datetime | None, datetime | None]]] = {}
     if not wanted:
         return found
     rows = await conn.execute(
-        select(
-            customer_items.c.subject,
-            customer_items.c.sku,
-            customer_items.c.last_bought_at,
-            customer_items.c.last_viewed_at,
-        ).where(customer_items.c.subject.in_(wanted))
+        _HISTORIES,
+        {"subjects": [s for s, _ in wanted], "skus": [k for _, k in wanted], "window": window},
     )
-    for row in rows:
-        found.setdefault(row.subject, []).append((row.sku, row.last_bought_at, row.last_viewed_at))
+    for subject, sku, bought, viewed in rows:
+        found.setdefault(subject, []).append((sku, bought, viewed))
     return found
 
 
@@ -145,11 +173,14 @@ async def upsert_customer_items(
     )
 
 
-async def upsert_customers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "subject")
-    if not values:
+async def upsert_customers(conn: AsyncConnection, deltas: Mapping[str, CustomerDelta]) -> None:
+    if not deltas:
         return
-    stmt = insert(customers).values(values)
+    keys = sorted(deltas)
+    columns: dict[str, list[Any]] = {"subject": keys}
+    for field in CUSTOMER_DELTA_FIELDS:
+        columns[field] = [getattr(deltas[key], field) for key in keys]
+    stmt = _unnest(customers, columns)
     new, old = stmt.excluded, customers.c
     await conn.execute(
         stmt.on_conflict_do_update(
