@@ -72,7 +72,7 @@ async def run(args: argparse.Namespace) -> None:
     base_url = os.environ["DATABASE_URL"]
     url = await create_database(base_url, "recfold", MIGRATIONS)
     console.print(f"database {url.rsplit('/', 1)[-1]}")
-    settings = RecommenderSettings(database=database_settings(url))
+    settings = RecommenderSettings(database=database_settings(url), max_batch=args.batch)
     db = Database(settings.database)
     try:
         skus = [f"SKU{n:05d}" for n in range(args.skus)]
@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=3_000)
     parser.add_argument("--skus", type=int, default=3_000)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the fold loop here")
+    parser.add_argument("--batch", type=int, default=1000, help="events per fold (max_batch)")
     parser.add_argument("--statements", action="store_true", help="time each statement")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     asyncio.run(run(parser.parse_args()))

@@ -14,8 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Table,
+    Text,
     bindparam,
+    cast,
+    column,
     delete,
     func,
     or_,
@@ -28,6 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Uuid
 
+from rapport_events.codec import encode_json
 from rapport_recommender.domain.fold import CustomerDelta, ItemDelta, ItemStats
 from rapport_recommender.store.tables import (
     aliases,
@@ -82,7 +87,7 @@ async def tombstoned(conn: AsyncConnection, hashes: Iterable[str]) -> set[str]:
 _HISTORIES = text(
     """
     WITH touched AS (
-        SELECT * FROM unnest(CAST(:subjects AS text[]), CAST(:skus AS text[])) AS t(subject, sku)
+        SELECT * FROM json_to_recordset(CAST(:touched AS json)) AS t(subject text, sku text)
     ), who AS (
         SELECT DISTINCT subject FROM touched
     )
@@ -116,7 +121,10 @@ async def item_histories(
         return found
     rows = await conn.execute(
         _HISTORIES,
-        {"subjects": [s for s, _ in wanted], "skus": [k for _, k in wanted], "window": window},
+        {
+            "touched": encode_json([{"subject": s, "sku": k} for s, k in wanted]).decode(),
+            "window": window,
+        },
     )
     for subject, sku, bought, viewed in rows:
         found.setdefault(subject, []).append((sku, bought, viewed))
@@ -128,16 +136,19 @@ def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
 
 
 def _unnest(table: Table, columns: Mapping[str, list[Any]]) -> Any:
-    """`INSERT … SELECT unnest(:a), unnest(:b) …`: one array parameter per column, however
-    many rows (a multi-row VALUES of 100k rows costs seconds just to compile); built from
-    columns, not row dicts, which cost more than the statement for the big tables."""
-    arrays = [
-        func.unnest(bindparam(f"v_{name}", value=values, type_=ARRAY(table.c[name].type))).label(
-            name
-        )
-        for name, values in columns.items()
-    ]
-    return insert(table).from_select(list(columns), select(*arrays))
+    """`INSERT … SELECT … FROM json_to_recordset(:rows)`: the rows as one JSON string,
+    however many (a multi-row VALUES of 100k rows costs seconds just to compile, and array
+    parameters cost the driver a Python type check per element — most of a batch's CPU);
+    orjson encodes it in C and PostgreSQL types it by the column definitions."""
+    names = list(columns)
+    rows_of = zip(*columns.values(), strict=True)
+    payload = encode_json([dict(zip(names, row, strict=True)) for row in rows_of])
+    rows = (
+        func.json_to_recordset(cast(bindparam("rows", payload.decode(), type_=Text), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(with_types=True)
+    )
+    return insert(table).from_select(names, select(*(rows.c[name] for name in names)))
 
 
 def _columns(keys: list[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
