@@ -9,7 +9,9 @@ The same realistic mix as perf_bench.py (Zipf-active identified customers, Zipf-
 service's own `fold` in batches of `max_batch`, as the consumer does — without Kafka, so that
 the figure is the fold's own cost. Beside it, in the same run: a bare COPY of the same rows
 (the floor of writing them at all). Prints events/s (wall) and µs of this process's CPU per
-event; --profile writes a cProfile of the fold loop (sorted by cumulative time).
+event, then how fast the pair merger adds the folded batches' co-occurrences to item_pairs
+(it runs beside the fold in the service: it must keep up with it); --profile writes a
+cProfile of the fold loop (sorted by cumulative time), --statements times each statement.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from rapport_events.envelope import now_utc
 from rapport_events.identity import IdentityKind, identifier_hash
 from rapport_recommender.consumer import lean_touchpoint
 from rapport_recommender.handlers import fold
+from rapport_recommender.rerank import merge_pending_pairs
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import MIGRATIONS
 from support.fixtures import database_settings
@@ -109,10 +112,17 @@ async def run(args: argparse.Namespace) -> None:
         cpu = time.process_time() - cpu
         copy_rate = await copy_baseline(url, events)
         rate = len(payloads) / wall
+        merged = time.perf_counter()
+        pairs = 0
+        while changed := await merge_pending_pairs(db, settings):
+            pairs += changed
+        merged = time.perf_counter() - merged
         console.print(
             f"fold: {rate:,.0f} events/s, {cpu / len(payloads) * 1e6:,.0f} µs CPU/event in this"
             f" process ({len(payloads):,} events, batches of {batch}); bare COPY of the same"
-            f" rows: {copy_rate:,.0f} rows/s (fold/COPY {rate / copy_rate:.2f})"
+            f" rows: {copy_rate:,.0f} rows/s (fold/COPY {rate / copy_rate:.2f}); then the pair"
+            f" merger added the batches' pairs to item_pairs ({pairs:,} upserts) in"
+            f" {merged:.1f} s: {len(payloads) / merged:,.0f} events/s"
         )
         if statements is not None:
             for text, (count, seconds) in sorted(statements.items(), key=lambda kv: -kv[1][1]):
@@ -132,7 +142,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=3_000)
     parser.add_argument("--skus", type=int, default=3_000)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the fold loop here")
-    parser.add_argument("--batch", type=int, default=1000, help="events per fold (max_batch)")
+    parser.add_argument("--batch", type=int, default=5000, help="events per fold (max_batch)")
     parser.add_argument("--statements", action="store_true", help="time each statement")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     asyncio.run(run(parser.parse_args()))
