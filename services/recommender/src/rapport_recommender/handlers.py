@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +32,7 @@ from rapport_recommender.domain.customer import (
     merge_items,
     next_best_offers,
 )
-from rapport_recommender.domain.facts import Touch, facts_of, subject_of
+from rapport_recommender.domain.facts import Touch, Touchpoint, facts_of, touchpoint_of
 from rapport_recommender.domain.fold import BatchUpdate, fold_batch
 from rapport_recommender.domain.offers import Kind, Offer
 from rapport_recommender.domain.rules import ConsentEntry
@@ -48,18 +47,20 @@ CONTACT_WINDOW_DAYS = 7  # the contact cap counts offers presented in the last w
 async def fold(
     db: Database,
     settings: RecommenderSettings,
-    events: Sequence[TouchpointEvent],
+    events: Sequence[TouchpointEvent | Touchpoint],
     changes: Sequence[ProfileChange],
 ) -> int:
     """Fold a batch in one transaction; idempotent. Returns how many events were new."""
+    touchpoints = [touchpoint_of(event) for event in events]
     async with db.transaction() as conn:
-        new = await queries.new_event_ids(conn, [event.event_id for event in events])
-        fresh = [event for event in events if event.event_id in new]
-        dead = await queries.tombstoned(conn, (subject_of(event) for event in fresh))
-        fresh = [event for event in fresh if subject_of(event) not in dead]
+        new = await queries.new_event_ids(conn, [t.event_id for t in touchpoints])
+        fresh = [t for t in touchpoints if t.event_id in new]
+        dead = await queries.tombstoned(conn, (t.subject for t in fresh))
+        fresh = [t for t in fresh if t.subject not in dead]
         facts = facts_of(fresh)
-        prior = await queries.item_histories(conn, facts.subjects())
-        update = fold_batch(facts, prior, settings.scoring(), TREND_EPOCH)
+        params = settings.scoring()
+        prior = await queries.item_histories(conn, facts.paired(), params.pair_window)
+        update = fold_batch(facts, prior, params, TREND_EPOCH)
         await _write(conn, update)
         affected = set((await queries.profiles_of_subjects(conn, facts.subjects())).values())
         # Before the merges and erasures touch `best_offers`: a re-ranker settling one of these
@@ -83,13 +84,11 @@ def _gone(changes: Sequence[ProfileChange]) -> set[uuid.UUID]:
 
 
 async def _write(conn: AsyncConnection, update: BatchUpdate) -> None:
-    await queries.upsert_customers(
-        conn, ({"subject": s, **asdict(d)} for s, d in update.customers.items())
-    )
+    await queries.upsert_customers(conn, update.customers)
     await queries.upsert_customer_items(conn, update.customer_items)
     await queries.add_item_stats(conn, update.items)
     await queries.add_country_units(conn, update.country_units)
-    await pairs.record(conn, update.pairs)  # added to item_pairs off the fold's path
+    await pairs.record(conn, update.co_baskets)  # added to item_pairs off the fold's path
     await queries.upsert_carts(
         conn,
         (

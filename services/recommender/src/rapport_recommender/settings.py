@@ -22,7 +22,7 @@ class RecommenderSettings(ServiceSettings):
     background_enabled: bool = Field(
         True, description="re-rank stale customers and merge pending pairs in this process"
     )
-    max_batch: int = Field(1000, description="most events folded in one transaction")
+    max_batch: int = Field(5000, description="most events folded in one transaction")
     contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
     decline_cooldown_days: float = Field(90, description="rest for an item declined twice")
     abandoned_cart_minutes: float = Field(30, description="a cart left this long is abandoned")

@@ -7,9 +7,12 @@ service later tells us which subjects belong to which profile (see `changes`).
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from rapport_events import properties as p
 from rapport_events.envelope import TouchpointEvent
@@ -24,6 +27,9 @@ class Touch(StrEnum):
     RETURNED = "returned"
     ACCEPTED = "accepted"
     DECLINED = "declined"
+
+
+_PAIRED = frozenset({Touch.BOUGHT, Touch.VIEWED})
 
 
 class Outcome(StrEnum):
@@ -102,29 +108,72 @@ class Facts:
     def subjects(self) -> set[str]:
         return set(self.seen)
 
+    def paired(self) -> set[tuple[str, str]]:
+        """(subject, sku) of the purchases and views: the items co-occurrence counts."""
+        return {(t.subject, t.sku) for t in self.touches if t.touch in _PAIRED}
+
 
 def subject_of(event: TouchpointEvent) -> str:
     kind, value = event.identity.strongest()
     return identifier_hash(kind, value)
 
 
-def facts_of(events: list[TouchpointEvent]) -> Facts:
+@dataclass(frozen=True, slots=True)
+class Touchpoint:
+    """What the fold reads of a touchpoint event: a validated event (`touchpoint_of`) or one
+    decoded leanly from the topic (`consumer.lean_touchpoint`). `properties` is the event's
+    properties model, or an object with the same attributes for the kinds decoded leanly."""
+
+    event_id: uuid.UUID
+    type: str
+    subject: str
+    at: datetime
+    country: str | None
+    properties: Any
+
+
+def touchpoint_of(event: TouchpointEvent | Touchpoint) -> Touchpoint:
+    if isinstance(event, Touchpoint):
+        return event
+    country = event.context.country.upper() if event.context.country else None
+    return Touchpoint(
+        event.event_id,
+        event.type,
+        subject_of(event),
+        event.effective_time,
+        country,
+        event.properties,
+    )
+
+
+def facts_of(events: Sequence[TouchpointEvent | Touchpoint]) -> Facts:
     """Pure: the facts of a batch, in stream order."""
     facts = Facts()
     for event in events:
-        _add(facts, event)
+        _add(facts, touchpoint_of(event))
     return facts
 
 
-def _add(facts: Facts, event: TouchpointEvent) -> None:  # noqa: PLR0912 - one case per type
-    subject = subject_of(event)
-    at = event.effective_time
-    facts.seen[subject] = max(at, facts.seen.get(subject, at))
-    country = event.context.country.upper() if event.context.country else None
+_BUYS = frozenset({"order_completed", "store_purchase"})
+_FEEDBACK = {
+    "offer_presented": Outcome.PRESENTED,
+    "offer_accepted": Outcome.ACCEPTED,
+    "offer_declined": Outcome.DECLINED,
+}
+
+
+def _add(facts: Facts, event: Touchpoint) -> None:  # noqa: PLR0912 - one case per type
+    subject = event.subject
+    at = event.at
+    held = facts.seen.get(subject)
+    if held is None or at > held:
+        facts.seen[subject] = at
+    country = event.country
     if country:
         facts.countries[subject] = country
     props = event.properties
-    if isinstance(props, p.OrderCompleted | p.StorePurchase):
+    kind = event.type
+    if kind in _BUYS:
         skus = []
         for item in props.items:
             facts.touches.append(
@@ -132,32 +181,28 @@ def _add(facts: Facts, event: TouchpointEvent) -> None:  # noqa: PLR0912 - one c
             )
             skus.append(item.sku)
         facts.orders.append(Order(subject, at, tuple(dict.fromkeys(skus)), country))
-    elif isinstance(props, p.ProductViewed):
+    elif kind == "product_viewed":
         facts.touches.append(ItemTouch(subject, props.sku, Touch.VIEWED, at, props.name))
-    elif isinstance(props, p.CartUpdated):
+    elif kind == "cart_updated":
         facts.carts.append(Cart(subject, at, tuple(dict.fromkeys(i.sku for i in props.items))))
-    elif isinstance(props, p.ProductReturned):
+    elif kind == "product_returned":
         for item in props.items:
             facts.touches.append(
                 ItemTouch(subject, item.sku, Touch.RETURNED, at, item.name, item.quantity)
             )
-    elif isinstance(props, p.ComplaintLogged):
+    elif kind == "complaint_logged":
         facts.complaints.append(Complaint(subject, props.case_id, at, opened=True))
-    elif isinstance(props, p.CaseResolved):
+    elif kind == "case_resolved":
         facts.complaints.append(Complaint(subject, props.case_id, at, opened=False))
-    elif isinstance(props, p.Unsubscribed):
+    elif kind == "unsubscribed":
         if props.purpose is p.ConsentPurpose.MARKETING:
             # An ESP unsubscribe is about the channel it came from: email.
             facts.consents.append(Consent(subject, "email", False, at))
-    elif isinstance(props, p.ConsentUpdated):
+    elif kind == "consent_updated":
         if props.purpose is p.ConsentPurpose.MARKETING:
             facts.consents.append(Consent(subject, props.channel.value, props.granted, at))
-    elif isinstance(props, p.OfferPresented | p.OfferAccepted | p.OfferDeclined):
-        outcome = {
-            p.OfferPresented: Outcome.PRESENTED,
-            p.OfferAccepted: Outcome.ACCEPTED,
-            p.OfferDeclined: Outcome.DECLINED,
-        }[type(props)]
+    elif kind in _FEEDBACK:
+        outcome = _FEEDBACK[kind]
         facts.feedback.append(
             OfferFeedback(
                 subject,

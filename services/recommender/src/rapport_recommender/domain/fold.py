@@ -9,13 +9,12 @@ cannot make the state depend on delivery order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rapport_recommender.domain.facts import Facts, Outcome, Touch
 from rapport_recommender.domain.scoring import ScoringParams, trend_weight
-from rapport_recommender.domain.similarity import new_pairs
 
 # sku, last bought, last viewed: what a customer already had before this batch.
 PriorItems = Sequence[tuple[str, datetime | None, datetime | None]]
@@ -56,12 +55,56 @@ class CustomerDelta:
     country: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CoBasket:
+    """One basket's co-occurrence increments, unexpanded: each item the customer got for the
+    first time in it (`fresh`) pairs, both ways, with each of the `recent` items they had
+    before it (their `pair_window` most recent distinct ones) and with the other fresh ones.
+    A few skus instead of 2·fresh·(recent + fresh) pairs: the service stores these and the
+    pair merger expands them in SQL, off the fold's path."""
+
+    kind: str  # "bought" or "viewed"
+    fresh: tuple[str, ...]
+    recent: tuple[str, ...]
+
+
+def co_baskets(
+    kind: str, history: Sequence[str], baskets: Iterable[Sequence[str]], window: int
+) -> list[CoBasket]:
+    """The walk of `similarity.new_pairs`, recording each basket's fresh and recent items
+    instead of their pairs (`expand(co_baskets(...)) == new_pairs(...)`, a unit test says)."""
+    known = set(history)
+    recent = list(dict.fromkeys(history))[:window]
+    found = []
+    for basket in baskets:
+        lines = list(dict.fromkeys(basket))
+        fresh = [sku for sku in lines if sku not in known]
+        if fresh:
+            found.append(CoBasket(kind, tuple(fresh), tuple(recent)))
+        known.update(fresh)
+        got = set(lines)
+        recent = (lines + [sku for sku in recent if sku not in got])[:window]
+    return found
+
+
+def expand(baskets: Iterable[CoBasket]) -> Counter[tuple[str, str, str]]:
+    """(kind, a, b) → how many more customers have both, from unexpanded baskets."""
+    pairs: Counter[tuple[str, str, str]] = Counter()
+    for basket in baskets:
+        kind, fresh = basket.kind, basket.fresh
+        for i, sku in enumerate(fresh):
+            for other in basket.recent + fresh[i + 1 :]:
+                pairs[(kind, sku, other)] += 1
+                pairs[(kind, other, sku)] += 1
+    return pairs
+
+
 @dataclass(slots=True)
 class BatchUpdate:
     customer_items: dict[tuple[str, str], ItemDelta] = field(default_factory=dict)
     items: dict[str, ItemStats] = field(default_factory=dict)
     country_units: Counter[tuple[str, str]] = field(default_factory=Counter)
-    pairs: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, a, b)
+    co_baskets: list[CoBasket] = field(default_factory=list)
     customers: dict[str, CustomerDelta] = field(default_factory=dict)
     carts: dict[str, tuple[tuple[str, ...], datetime]] = field(default_factory=dict)
     complaints: dict[tuple[str, str], tuple[datetime | None, datetime | None]] = field(
@@ -71,6 +114,11 @@ class BatchUpdate:
     contacts: list[tuple[str, str, str, datetime]] = field(default_factory=list)
     # (subject, kind) → (accepted, declined)
     answers: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def pairs(self) -> Counter[tuple[str, str, str]]:
+        """(kind, a, b) → increment, expanded (the offline evaluation adds them in memory)."""
+        return expand(self.co_baskets)
 
 
 def fold_batch(  # noqa: PLR0912 - one short loop per kind of fact
@@ -173,5 +221,4 @@ def _fold_touches(
                     stats.buyers += 1
                 else:
                     stats.viewers += 1
-            for (a, b), count in new_pairs(history, baskets, params.pair_window).items():
-                update.pairs[(kind, a, b)] += count
+            update.co_baskets.extend(co_baskets(kind, history, baskets, params.pair_window))

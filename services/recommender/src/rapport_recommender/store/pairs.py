@@ -3,32 +3,29 @@ merger adds pending increments to item_pairs and deletes them in the same transa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rapport_recommender.store.tables import pending_pairs
+from rapport_events.codec import encode_json
+from rapport_recommender.domain.fold import CoBasket
+
+_RECORD = text("INSERT INTO pending_pairs (payload) VALUES (CAST(:payload AS json))")
 
 
-async def record(conn: AsyncConnection, pairs: Mapping[tuple[str, str, str], int]) -> None:
-    """(kind, a, b) → how many more customers have both: one row, whatever the count."""
-    if not pairs:
-        return
-    keys = sorted(pairs)
-    await conn.execute(
-        insert(pending_pairs).values(
-            kinds=[k[0] for k in keys],
-            a=[k[1] for k in keys],
-            b=[k[2] for k in keys],
-            together=[pairs[k] for k in keys],
-        )
-    )
+async def record(conn: AsyncConnection, baskets: Sequence[CoBasket]) -> None:
+    """A batch's co-occurrence increments as its unexpanded baskets: one row, one JSON string
+    (encoded in C; an array parameter costs a Python type check per element in the driver)."""
+    if baskets:
+        payload = [[b.kind, b.fresh, b.recent] for b in baskets]
+        await conn.execute(_RECORD, {"payload": encode_json(payload).decode()})
 
 
-# Summed per pair across the taken batches (a hot pair is one upsert, not one per batch) and
-# sorted, so that two mergers lock item_pairs rows in the same order (no deadlock).
+# Expands the baskets as `fold.expand` does (fresh × recent both ways, fresh × other fresh;
+# the two never share a sku), sums per pair across the taken batches (a hot pair is one
+# upsert, not one per batch) and sorts, so that two mergers lock item_pairs rows in the same
+# order (no deadlock).
 _MERGE = text(
     """
     WITH taken AS (
@@ -36,13 +33,23 @@ _MERGE = text(
         WHERE id IN (
             SELECT id FROM pending_pairs ORDER BY id LIMIT :batches FOR UPDATE SKIP LOCKED
         )
-        RETURNING kinds, a, b, together
+        RETURNING payload
+    ), baskets AS (
+        SELECT row_number() OVER () AS n, e->>0 AS kind, e->1 AS fresh, e->2 AS recent
+        FROM taken, json_array_elements(taken.payload) AS e
+    ), fresh AS (
+        SELECT n, kind, f AS sku FROM baskets, json_array_elements_text(baskets.fresh) AS f
+    ), recent AS (
+        SELECT n, r AS sku FROM baskets, json_array_elements_text(baskets.recent) AS r
     ), increments AS (
-        SELECT u.kind, u.a, u.b, u.together
-        FROM taken, unnest(taken.kinds, taken.a, taken.b, taken.together) AS u(kind, a, b, together)
+        SELECT f.kind, f.sku AS a, r.sku AS b FROM fresh f JOIN recent r ON r.n = f.n
+        UNION ALL
+        SELECT f.kind, r.sku, f.sku FROM fresh f JOIN recent r ON r.n = f.n
+        UNION ALL
+        SELECT f.kind, f.sku, g.sku FROM fresh f JOIN fresh g ON g.n = f.n AND g.sku <> f.sku
     )
     INSERT INTO item_pairs (kind, a, b, together)
-    SELECT kind, a, b, sum(together) FROM increments GROUP BY kind, a, b ORDER BY kind, a, b
+    SELECT kind, a, b, count(*) FROM increments GROUP BY kind, a, b ORDER BY kind, a, b
     ON CONFLICT (kind, a, b) DO UPDATE SET together = item_pairs.together + excluded.together
     """
 )

@@ -14,12 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Table,
+    Text,
     bindparam,
+    cast,
+    column,
     delete,
     func,
     or_,
     select,
+    text,
     union,
     update,
 )
@@ -27,7 +32,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Uuid
 
-from rapport_recommender.domain.fold import ItemDelta, ItemStats
+from rapport_events.codec import encode_json
+from rapport_recommender.domain.fold import CustomerDelta, ItemDelta, ItemStats
 from rapport_recommender.store.tables import (
     aliases,
     arms,
@@ -50,6 +56,7 @@ from rapport_recommender.store.tables import (
 Row = dict[str, Any]
 ITEM_DELTA_FIELDS = tuple(f.name for f in fields(ItemDelta))
 ITEM_STATS_FIELDS = tuple(f.name for f in fields(ItemStats))
+CUSTOMER_DELTA_FIELDS = tuple(f.name for f in fields(CustomerDelta))
 
 
 async def new_event_ids(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -74,24 +81,53 @@ async def tombstoned(conn: AsyncConnection, hashes: Iterable[str]) -> set[str]:
     return set(rows.scalars())
 
 
+# What pairing needs of a customer's past, not all of it (a wholesaler has thousands of
+# items): the items of the batch they already had (are they new to them?), and their
+# `window` most recent bought and viewed ones (what new items pair with).
+_HISTORIES = text(
+    """
+    WITH touched AS (
+        SELECT * FROM json_to_recordset(CAST(:touched AS json)) AS t(subject text, sku text)
+    ), who AS (
+        SELECT DISTINCT subject FROM touched
+    )
+    SELECT c.subject, c.sku, c.last_bought_at, c.last_viewed_at
+    FROM customer_items c JOIN touched t ON t.subject = c.subject AND t.sku = c.sku
+    UNION
+    SELECT who.subject, r.sku, r.last_bought_at, r.last_viewed_at FROM who, LATERAL (
+        SELECT sku, last_bought_at, last_viewed_at FROM customer_items c
+        WHERE c.subject = who.subject AND c.last_bought_at IS NOT NULL
+        ORDER BY c.last_bought_at DESC LIMIT :window
+    ) AS r
+    UNION
+    SELECT who.subject, r.sku, r.last_bought_at, r.last_viewed_at FROM who, LATERAL (
+        SELECT sku, last_bought_at, last_viewed_at FROM customer_items c
+        WHERE c.subject = who.subject AND c.last_viewed_at IS NOT NULL
+        ORDER BY c.last_viewed_at DESC LIMIT :window
+    ) AS r
+    """
+)
+
+
 async def item_histories(
-    conn: AsyncConnection, subjects: Iterable[str]
+    conn: AsyncConnection, touched: Iterable[tuple[str, str]], window: int
 ) -> dict[str, list[tuple[str, datetime | None, datetime | None]]]:
-    """(sku, last bought, last viewed) per subject, for pairing new items with old ones."""
-    wanted = sorted(set(subjects))
+    """(sku, last bought, last viewed) per subject, for pairing new items with old ones: of
+    the (subject, sku) the batch touched, those already held, and each subject's `window`
+    most recent bought and viewed items — all that `fold_batch` reads of the past."""
+    wanted = sorted(set(touched))
     found: dict[str, list[tuple[str, datetime | None, datetime | None]]] = {}
     if not wanted:
         return found
     rows = await conn.execute(
-        select(
-            customer_items.c.subject,
-            customer_items.c.sku,
-            customer_items.c.last_bought_at,
-            customer_items.c.last_viewed_at,
-        ).where(customer_items.c.subject.in_(wanted))
+        _HISTORIES,
+        {
+            "touched": encode_json([{"subject": s, "sku": k} for s, k in wanted]).decode(),
+            "window": window,
+        },
     )
-    for row in rows:
-        found.setdefault(row.subject, []).append((row.sku, row.last_bought_at, row.last_viewed_at))
+    for subject, sku, bought, viewed in rows:
+        found.setdefault(subject, []).append((sku, bought, viewed))
     return found
 
 
@@ -100,16 +136,19 @@ def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
 
 
 def _unnest(table: Table, columns: Mapping[str, list[Any]]) -> Any:
-    """`INSERT … SELECT unnest(:a), unnest(:b) …`: one array parameter per column, however
-    many rows (a multi-row VALUES of 100k rows costs seconds just to compile); built from
-    columns, not row dicts, which cost more than the statement for the big tables."""
-    arrays = [
-        func.unnest(bindparam(f"v_{name}", value=values, type_=ARRAY(table.c[name].type))).label(
-            name
-        )
-        for name, values in columns.items()
-    ]
-    return insert(table).from_select(list(columns), select(*arrays))
+    """`INSERT … SELECT … FROM json_to_recordset(:rows)`: the rows as one JSON string,
+    however many (a multi-row VALUES of 100k rows costs seconds just to compile, and array
+    parameters cost the driver a Python type check per element — most of a batch's CPU);
+    orjson encodes it in C and PostgreSQL types it by the column definitions."""
+    names = list(columns)
+    rows_of = zip(*columns.values(), strict=True)
+    payload = encode_json([dict(zip(names, row, strict=True)) for row in rows_of])
+    rows = (
+        func.json_to_recordset(cast(bindparam("rows", payload.decode(), type_=Text), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(with_types=True)
+    )
+    return insert(table).from_select(names, select(*(rows.c[name] for name in names)))
 
 
 def _columns(keys: list[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
@@ -145,11 +184,14 @@ async def upsert_customer_items(
     )
 
 
-async def upsert_customers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "subject")
-    if not values:
+async def upsert_customers(conn: AsyncConnection, deltas: Mapping[str, CustomerDelta]) -> None:
+    if not deltas:
         return
-    stmt = insert(customers).values(values)
+    keys = sorted(deltas)
+    columns: dict[str, list[Any]] = {"subject": keys}
+    for field in CUSTOMER_DELTA_FIELDS:
+        columns[field] = [getattr(deltas[key], field) for key in keys]
+    stmt = _unnest(customers, columns)
     new, old = stmt.excluded, customers.c
     await conn.execute(
         stmt.on_conflict_do_update(

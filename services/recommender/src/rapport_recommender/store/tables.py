@@ -9,6 +9,7 @@ survivor, so that reading offers for any id of a customer gathers every subject 
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -209,16 +210,14 @@ stale_offers = Table(
     Index("stale_offers_by_age", "marked_at"),
 )
 
-# Co-occurrence increments folded but not yet added to item_pairs: one row per batch (its
-# aggregated pairs as parallel arrays), written by the fold in its own transaction and applied
-# by the pair merger, which deletes what it adds in one transaction (exactly once). The fold's
-# cost no longer includes upserting tens of thousands of pair rows per batch.
+# Co-occurrence increments folded but not yet added to item_pairs: one row per batch, written
+# by the fold in its own transaction and applied by the pair merger, which deletes what it adds
+# in one transaction (exactly once). `payload` is the batch's unexpanded baskets as a JSON
+# array of [kind, fresh skus, recent skus] (see domain.fold.CoBasket): the merger expands them
+# into pairs in SQL, so the fold never builds the tens of thousands of pairs of a batch.
 pending_pairs = Table(
     "pending_pairs",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("kinds", ARRAY(Text), nullable=False),
-    Column("a", ARRAY(Text), nullable=False),
-    Column("b", ARRAY(Text), nullable=False),
-    Column("together", ARRAY(BigInteger), nullable=False),
+    Column("payload", JSON, nullable=False),
 )
