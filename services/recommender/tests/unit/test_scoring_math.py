@@ -20,6 +20,7 @@ from rapport_recommender.domain.scoring import (
     ScoringParams,
     product_scores,
     recency_weight,
+    reorder_rates,
     trend_weight,
 )
 from rapport_recommender.domain.similarity import cosine, lift, new_pairs
@@ -115,3 +116,26 @@ def test_buy_again_prefers_lines_restocked_often_and_waits_two_weeks() -> None:
         ItemRecord("THREE_WEEKS", last_bought_at=NOW - timedelta(days=21)),
     ]
     assert excluded_items(records, NOW, params.recent_purchase_days, 90) == {"LAST_WEEK"}
+
+
+def test_buy_again_prefers_what_the_shop_re_orders() -> None:
+    """Two lines this customer bought equally often: the staple that customers re-order
+    (3 orders per buyer) comes before the one-off (nobody re-ordered it), by that factor."""
+    params = ScoringParams(reorder_power=1.0)
+    bought = NOW - timedelta(days=40)
+    history = [
+        HistoryItem("GIFT", Touch.BOUGHT, bought, units=5, orders=2),
+        HistoryItem("STAPLE", Touch.BOUGHT, bought, units=5, orders=2),
+    ]
+    rates = reorder_rates({"GIFT": 40, "STAPLE": 120, "NEVER": 3}, {"GIFT": 40, "STAPLE": 40})
+    assert rates == {"GIFT": 1.0, "STAPLE": 3.0}
+    ranked = product_scores(history, {}, {}, set(), NOW, params, reorders=rates)
+    assert [r.sku for r in ranked] == ["STAPLE", "GIFT"]
+    assert math.isclose(ranked[0].score, 3 * ranked[1].score)
+    # Unknown rates count as 1.0, and reorder_power 0 switches the factor off.
+    plain = product_scores(history, {}, {}, set(), NOW, params)
+    assert plain[0].score == plain[1].score == ranked[1].score
+    off = product_scores(
+        history, {}, {}, set(), NOW, ScoringParams(reorder_power=0.0), reorders=rates
+    )
+    assert off[0].score == off[1].score
