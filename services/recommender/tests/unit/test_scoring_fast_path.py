@@ -59,6 +59,8 @@ def plain_scores(
             )  # type: ignore[union-attr]
     for sku, value in popularity.items():
         scores[sku] = scores.get(sku, 0.0) + params.popularity_weight * value
+    for sku in scores:
+        scores[sku] *= max(1.0, reorders.get(sku, 1.0)) ** params.candidate_reorder_power
     ranked = [
         ScoredItem(sku, score, best[sku][1] if sku in best else None)
         for sku, score in scores.items()
@@ -78,6 +80,7 @@ def test_fast_scoring_equals_the_plain_definition(seed: int) -> None:
         repurchase_weight=rng.choice([0.0, 3.0]),
         units_boost=rng.choice([0.0, 0.5]),
         reorder_power=rng.choice([0.0, 1.0, 1.5]),
+        candidate_reorder_power=rng.choice([0.0, 1.0]),
     )
     days = [rng.choice([3, 3, 3, 40, 400]) for _ in skus]  # repeated days: equal times
     history = [
