@@ -14,7 +14,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -283,9 +283,14 @@ def _timed(
 
 
 def evaluate(
-    path: Path, split: datetime, until: datetime | None, out: Path | None, console: Console
+    path: Path,
+    split: datetime,
+    until: datetime | None,
+    out: Path | None,
+    console: Console,
+    params: ScoringParams | None = None,
 ) -> dict[str, Any]:
-    params, policy = ScoringParams(), Policy()
+    params, policy = params or ScoringParams(), Policy()
     result = score(prepare(load(path), split, until, params), params, policy)
     n = result["customers"]
     table = Table(
@@ -315,10 +320,40 @@ def main(argv: list[str] | None = None) -> None:
         "--until", help="YYYY-MM-DD: score purchases before this day only (default: all)"
     )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a ScoringParams default (sweeps on a validation split only: the "
+        "figures to report use the defaults, the service's own)",
+    )
     args = parser.parse_args(argv)
+    try:
+        params = scoring_params(args.set)
+    except ValueError as error:
+        parser.error(str(error))
     split = datetime.strptime(args.split_date, "%Y-%m-%d").replace(tzinfo=UTC)
     until = datetime.strptime(args.until, "%Y-%m-%d").replace(tzinfo=UTC) if args.until else None
-    evaluate(args.data, split, until, args.out, Console())
+    evaluate(args.data, split, until, args.out, Console(), params)
+
+
+def scoring_params(overrides: Sequence[str]) -> ScoringParams:
+    """The defaults with `name=value` overrides (each value of its field's type)."""
+    defaults = ScoringParams()
+    changes: dict[str, Any] = {}
+    for override in overrides:
+        name, _, value = override.partition("=")
+        if not hasattr(defaults, name) or name.startswith("_"):
+            raise ValueError(f"--set {override}: ScoringParams has no field {name!r}")
+        kind = type(getattr(defaults, name))
+        try:
+            changes[name] = kind(value)
+        except ValueError:
+            raise ValueError(
+                f"--set {override}: {value!r} is not a valid {kind.__name__}"
+            ) from None
+    return replace(defaults, **changes)
 
 
 if __name__ == "__main__":
