@@ -254,7 +254,12 @@ async def offers_for_many(
             if kind in Kind.__members__.values()
         }
         market_now = Market(
-            anchors, shop.overall, local.get(card.country or "", {}), shop.trending, shop.names
+            anchors,
+            shop.overall,
+            local.get(card.country or "", {}),
+            shop.trending,
+            shop.names,
+            shop.reorders,
         )
         ranked[survivor] = next_best_offers(
             state, card, market_now, posteriors, now, params, settings.policy(), salt=str(survivor)

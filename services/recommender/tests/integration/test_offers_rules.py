@@ -164,6 +164,32 @@ async def test_a_shared_market_copy_is_kept_but_a_customers_own_rows_are_always_
     assert (f"{t}-CORD",) in [o.items for o in fresh if o.kind == "product"]
 
 
+async def test_buy_again_brings_back_the_line_the_shop_re_orders(fresh_db: Database) -> None:
+    """The fold counts each item's orders; a customer who bought a one-off gift and a staple
+    once each, alike in every other way, is offered the staple first (others re-order it)."""
+    t = tag()
+    gift, staple = f"{t}-A-GIFT", f"{t}-B-STAPLE"  # by sku alone, the gift would come first
+    events = []
+    for i in range(3):
+        events.append(order(f"g{i}-{t}@example.com", gift))
+        events += [order(f"s{i}-{t}@example.com", staple, ago=timedelta(days=d)) for d in (90, 50)]
+    await fold(fresh_db, SETTINGS, events, [])
+    email, pid = new_customer()
+    await fold(fresh_db, SETTINGS, [order(email, gift, staple)], [identified(pid, email)])
+    async with fresh_db.connection() as conn:
+        counts = dict(
+            (
+                await conn.execute(
+                    text("SELECT sku, orders FROM items WHERE sku IN (:g, :s)"),
+                    {"g": gift, "s": staple},
+                )
+            ).all()
+        )
+    assert counts == {gift: 4, staple: 7}
+    products = [o.items[0] for o in await ranked(fresh_db, pid) if o.kind == "product"]
+    assert products.index(staple) < products.index(gift)
+
+
 async def test_redelivered_batch_counts_once(fresh_db: Database) -> None:
     t = tag()
     events = [order(f"a-{t}@example.com", f"{t}-A", f"{t}-B")]

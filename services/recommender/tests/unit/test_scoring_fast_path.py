@@ -31,6 +31,7 @@ def plain_scores(
     popularity: dict[str, float],
     excluded: set[str],
     params: ScoringParams,
+    reorders: dict[str, float],
 ) -> list[ScoredItem]:
     """The definition, written the obvious way (one credit at a time, a full sort)."""
     scores: dict[str, float] = {}
@@ -48,6 +49,7 @@ def plain_scores(
                 params.repurchase_weight
                 * (1 + params.units_boost * math.log10(item.units))
                 * item.orders**params.orders_power
+                * max(1.0, reorders.get(item.sku, 1.0)) ** params.reorder_power
             )
             credit(item.sku, weight * again, item)
         anchor = anchors.get(item.sku)
@@ -57,6 +59,8 @@ def plain_scores(
             )  # type: ignore[union-attr]
     for sku, value in popularity.items():
         scores[sku] = scores.get(sku, 0.0) + params.popularity_weight * value
+    for sku in scores:
+        scores[sku] *= max(1.0, reorders.get(sku, 1.0)) ** params.candidate_reorder_power
     ranked = [
         ScoredItem(sku, score, best[sku][1] if sku in best else None)
         for sku, score in scores.items()
@@ -75,6 +79,8 @@ def test_fast_scoring_equals_the_plain_definition(seed: int) -> None:
         neighbours=rng.choice([2, 5, 100]),
         repurchase_weight=rng.choice([0.0, 3.0]),
         units_boost=rng.choice([0.0, 0.5]),
+        reorder_power=rng.choice([0.0, 1.0, 1.5]),
+        candidate_reorder_power=rng.choice([0.0, 1.0]),
     )
     days = [rng.choice([3, 3, 3, 40, 400]) for _ in skus]  # repeated days: equal times
     history = [
@@ -102,10 +108,14 @@ def test_fast_scoring_equals_the_plain_definition(seed: int) -> None:
     }
     popularity = {sku: rng.choice([0.0, 0.5, 1.0]) for sku in rng.sample(skus, len(skus) // 3)}
     excluded = set(rng.sample(skus, len(skus) // 4))
-    expected = plain_scores(history, anchors, popularity, excluded, params)
-    assert product_scores(history, anchors, popularity, excluded, NOW, params) == expected
+    reorders = {sku: rng.choice([0.5, 1.0, 1.0, 2.5]) for sku in rng.sample(skus, len(skus) // 2)}
+    expected = plain_scores(history, anchors, popularity, excluded, params, reorders)
+    got_all = product_scores(history, anchors, popularity, excluded, NOW, params, reorders=reorders)
+    assert got_all == expected
     for limit in (1, 3, 10):
-        got = product_scores(history, anchors, popularity, excluded, NOW, params, limit=limit)
+        got = product_scores(
+            history, anchors, popularity, excluded, NOW, params, limit=limit, reorders=reorders
+        )
         assert got == expected[:limit]
 
 

@@ -20,6 +20,7 @@ from rapport_recommender.domain.scoring import (
     ScoringParams,
     product_scores,
     recency_weight,
+    reorder_rates,
     trend_weight,
 )
 from rapport_recommender.domain.similarity import cosine, lift, new_pairs
@@ -115,3 +116,39 @@ def test_buy_again_prefers_lines_restocked_often_and_waits_two_weeks() -> None:
         ItemRecord("THREE_WEEKS", last_bought_at=NOW - timedelta(days=21)),
     ]
     assert excluded_items(records, NOW, params.recent_purchase_days, 90) == {"LAST_WEEK"}
+
+
+def test_buy_again_prefers_what_the_shop_re_orders() -> None:
+    """Two lines this customer bought equally often: the staple that customers re-order
+    (3 orders per buyer) comes before the one-off (nobody re-ordered it), by that factor."""
+    params = ScoringParams(reorder_power=1.0, candidate_reorder_power=0.0)
+    bought = NOW - timedelta(days=40)
+    history = [
+        HistoryItem("GIFT", Touch.BOUGHT, bought, units=5, orders=2),
+        HistoryItem("STAPLE", Touch.BOUGHT, bought, units=5, orders=2),
+    ]
+    rates = reorder_rates({"GIFT": 40, "STAPLE": 120, "NEVER": 3}, {"GIFT": 40, "STAPLE": 40})
+    assert rates == {"GIFT": 1.0, "STAPLE": 3.0}
+    ranked = product_scores(history, {}, {}, set(), NOW, params, reorders=rates)
+    assert [r.sku for r in ranked] == ["STAPLE", "GIFT"]
+    assert math.isclose(ranked[0].score, 3 * ranked[1].score)
+    # Unknown rates count as 1.0, and reorder_power 0 switches the factor off.
+    plain = product_scores(history, {}, {}, set(), NOW, params)
+    assert plain[0].score == plain[1].score == ranked[1].score
+    off = ScoringParams(reorder_power=0.0, candidate_reorder_power=0.0)
+    same = product_scores(history, {}, {}, set(), NOW, off, reorders=rates)
+    assert same[0].score == same[1].score
+
+
+def test_staples_lead_among_neighbours_and_popular_items_alike() -> None:
+    """candidate_reorder_power: any candidate's score × its orders per buyer ** power, so of
+    two equally similar neighbours (or equally popular items) the staple ranks first."""
+    params = ScoringParams(candidate_reorder_power=1.0)
+    history = [HistoryItem("LAMP", Touch.BOUGHT, NOW - timedelta(days=3))]
+    anchors = {"LAMP": Anchor(10, [Neighbour("SHADE", 5, 10), Neighbour("BULB", 5, 10)])}
+    popular = {"CARD": 1.0, "BAG": 1.0}
+    rates = {"BULB": 2.0, "BAG": 4.0}
+    ranked = product_scores(history, anchors, popular, {"LAMP"}, NOW, params, reorders=rates)
+    assert [r.sku for r in ranked] == ["BULB", "SHADE", "BAG", "CARD"]
+    assert math.isclose(ranked[0].score, 2 * ranked[1].score)
+    assert math.isclose(ranked[2].score, 4 * ranked[3].score)

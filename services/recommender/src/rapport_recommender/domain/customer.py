@@ -169,6 +169,8 @@ class Market:
     country: Mapping[str, float]
     trending: Mapping[str, float]
     names: Mapping[str, str]
+    # sku → the item's orders per buyer, shop-wide (buy-again favours what people re-order)
+    reorders: Mapping[str, float] = field(default_factory=dict)
 
 
 def next_best_offers(
@@ -192,6 +194,7 @@ def next_best_offers(
         now,
         params,
         limit=MAX_PRODUCTS,
+        reorders=market.reorders,
     )
     consent = effective_consent(state.consents, card.marketing_consent)
     contacts = contacts_this_week(state.presented, now)

@@ -45,6 +45,7 @@ class ItemStats:
     buyers: int = 0
     viewers: int = 0
     units: int = 0
+    orders: int = 0  # orders that held it (with `buyers`: how often it is re-ordered)
     trend: float = 0.0
 
 
@@ -190,6 +191,7 @@ def _fold_touches(
             delta.units += touch.quantity
             delta.orders += 1
             stats.units += touch.quantity
+            stats.orders += 1
             stats.trend += touch.quantity * trend_weight(
                 touch.at, trend_epoch, params.trend_half_life_days
             )

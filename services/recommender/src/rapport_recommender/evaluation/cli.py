@@ -14,7 +14,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from rapport_recommender.domain.customer import (
 from rapport_recommender.domain.facts import facts_of, subject_of
 from rapport_recommender.domain.fold import BatchUpdate, ItemDelta, fold_batch
 from rapport_recommender.domain.offers import Kind
-from rapport_recommender.domain.scoring import Anchor, Neighbour, ScoringParams
+from rapport_recommender.domain.scoring import Anchor, Neighbour, ScoringParams, reorder_rates
 from rapport_recommender.evaluation.data import invoices, to_event
 from rapport_recommender.evaluation.metrics import hit, ndcg, precision
 from rapport_recommender.settings import TREND_EPOCH
@@ -52,7 +52,8 @@ class Memory:
     def __init__(self) -> None:
         self.items: dict[str, dict[str, ItemDelta]] = defaultdict(dict)
         self.country: dict[str, str] = {}
-        self.stats: dict[str, list[Any]] = {}  # sku → [name, buyers, viewers, units, trend]
+        # sku → [name, buyers, viewers, units, trend, orders]
+        self.stats: dict[str, list[Any]] = {}
         self.country_units: Counter[tuple[str, str]] = Counter()
         self.pairs: dict[str, Counter[str]] = defaultdict(Counter)  # bought pairs a → b → n
 
@@ -79,12 +80,13 @@ class Memory:
             held.orders += d.orders
             held.returned_at = _later(held.returned_at, d.returned_at)
         for sku, s in update.items.items():
-            row = self.stats.setdefault(sku, [None, 0, 0, 0, 0.0])
+            row = self.stats.setdefault(sku, [None, 0, 0, 0, 0.0, 0])
             row[0] = s.name or row[0]
             row[1] += s.buyers
             row[2] += s.viewers
             row[3] += s.units
             row[4] += s.trend
+            row[5] += s.orders
         self.country_units.update(update.country_units)
         for (kind, a, b), n in update.pairs.items():
             if kind == "bought":
@@ -170,6 +172,10 @@ def score(
         by_country[country][sku] = float(units)
     by_country = {c: _top(v, POPULAR) for c, v in by_country.items()}
     names = {s: r[0] for s, r in memory.stats.items() if r[0]}
+    reorders = reorder_rates(
+        {s: float(r[5]) for s, r in memory.stats.items()},
+        {s: float(r[1]) for s, r in memory.stats.items()},
+    )
     popularity_order = sorted(catalogue, key=lambda s: (-memory.stats[s][1], s))
 
     users = sorted(memory.items)
@@ -201,7 +207,9 @@ def score(
 
     def ours(subject: str, excluded: set[str]) -> list[str]:
         state = CustomerState(items=item_states(subject), country=memory.country.get(subject))
-        market = Market(anchors, overall, by_country.get(state.country or "", {}), trending, names)
+        market = Market(
+            anchors, overall, by_country.get(state.country or "", {}), trending, names, reorders
+        )
         offers = next_best_offers(state, Card(), market, {}, split, params, policy, salt=subject)
         return [o.items[0] for o in offers if o.kind is Kind.PRODUCT][:K]
 
@@ -275,9 +283,14 @@ def _timed(
 
 
 def evaluate(
-    path: Path, split: datetime, until: datetime | None, out: Path | None, console: Console
+    path: Path,
+    split: datetime,
+    until: datetime | None,
+    out: Path | None,
+    console: Console,
+    params: ScoringParams | None = None,
 ) -> dict[str, Any]:
-    params, policy = ScoringParams(), Policy()
+    params, policy = params or ScoringParams(), Policy()
     result = score(prepare(load(path), split, until, params), params, policy)
     n = result["customers"]
     table = Table(
@@ -307,10 +320,40 @@ def main(argv: list[str] | None = None) -> None:
         "--until", help="YYYY-MM-DD: score purchases before this day only (default: all)"
     )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a ScoringParams default (sweeps on a validation split only: the "
+        "figures to report use the defaults, the service's own)",
+    )
     args = parser.parse_args(argv)
+    try:
+        params = scoring_params(args.set)
+    except ValueError as error:
+        parser.error(str(error))
     split = datetime.strptime(args.split_date, "%Y-%m-%d").replace(tzinfo=UTC)
     until = datetime.strptime(args.until, "%Y-%m-%d").replace(tzinfo=UTC) if args.until else None
-    evaluate(args.data, split, until, args.out, Console())
+    evaluate(args.data, split, until, args.out, Console(), params)
+
+
+def scoring_params(overrides: Sequence[str]) -> ScoringParams:
+    """The defaults with `name=value` overrides (each value of its field's type)."""
+    defaults = ScoringParams()
+    changes: dict[str, Any] = {}
+    for override in overrides:
+        name, _, value = override.partition("=")
+        if not hasattr(defaults, name) or name.startswith("_"):
+            raise ValueError(f"--set {override}: ScoringParams has no field {name!r}")
+        kind = type(getattr(defaults, name))
+        try:
+            changes[name] = kind(value)
+        except ValueError:
+            raise ValueError(
+                f"--set {override}: {value!r} is not a valid {kind.__name__}"
+            ) from None
+    return replace(defaults, **changes)
 
 
 if __name__ == "__main__":

@@ -274,6 +274,7 @@ async def add_item_stats(conn: AsyncConnection, stats: Mapping[str, ItemStats]) 
                 "buyers": old.buyers + new.buyers,
                 "viewers": old.viewers + new.viewers,
                 "units": old.units + new.units,
+                "orders": old.orders + new.orders,
                 "trend": old.trend + new.trend,
             },
         )

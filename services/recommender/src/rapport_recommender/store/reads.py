@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Text
 
 from rapport_recommender.domain.bandit import Posterior
-from rapport_recommender.domain.scoring import Anchor, Neighbour
+from rapport_recommender.domain.scoring import Anchor, Neighbour, reorder_rates
 from rapport_recommender.store.tables import arms, item_countries, item_pairs, items
 
 KINDS = ("bought", "viewed")
@@ -40,6 +40,7 @@ class Shop:
     support: Mapping[str, Mapping[str, int]]  # kind → sku → customers who bought/viewed it
     overall: Mapping[str, float]  # the `popular` skus with the most buyers
     trending: Mapping[str, float]  # the `popular` skus with the highest trend
+    reorders: Mapping[str, float]  # sku → orders per buyer (buy-again favours staples)
     arms: Mapping[str, Mapping[str, Posterior]]  # segment → kind → posterior
 
 
@@ -49,12 +50,21 @@ async def read_shop(conn: AsyncConnection, popular: int) -> Shop:
     buyers: dict[str, int] = {}
     viewers: dict[str, int] = {}
     trend: dict[str, float] = {}
+    orders: dict[str, float] = {}
     for row in await conn.execute(
-        select(items.c.sku, items.c.name, items.c.buyers, items.c.viewers, items.c.trend)
+        select(
+            items.c.sku,
+            items.c.name,
+            items.c.buyers,
+            items.c.viewers,
+            items.c.orders,
+            items.c.trend,
+        )
     ):
         if row.name is not None:
             names[row.sku] = row.name
         buyers[row.sku], viewers[row.sku], trend[row.sku] = row.buyers, row.viewers, row.trend
+        orders[row.sku] = row.orders
     found: dict[str, dict[str, Posterior]] = {}
     for arm in await conn.execute(select(arms.c.segment, arms.c.kind, arms.c.alpha, arms.c.beta)):
         found.setdefault(arm.segment, {})[arm.kind] = Posterior(arm.alpha, arm.beta)
@@ -63,6 +73,7 @@ async def read_shop(conn: AsyncConnection, popular: int) -> Shop:
         support={"bought": buyers, "viewed": viewers},
         overall=_top({sku: float(n) for sku, n in buyers.items() if n > 0}, popular),
         trending=_top({sku: t for sku, t in trend.items() if t > 0}, popular),
+        reorders=reorder_rates(orders, buyers),
         arms=found,
     )
 

@@ -106,6 +106,7 @@ items = Table(
     Column("buyers", BigInteger, nullable=False, server_default="0"),
     Column("viewers", BigInteger, nullable=False, server_default="0"),
     Column("units", BigInteger, nullable=False, server_default="0"),
+    Column("orders", BigInteger, nullable=False, server_default="0"),  # orders that held it
     Column("trend", Float, nullable=False, server_default="0"),
     Index("items_by_buyers", "buyers"),
     Index("items_by_trend", "trend"),
