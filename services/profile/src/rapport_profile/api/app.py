@@ -18,6 +18,7 @@ from rapport_events.runtime import connected, consuming
 from rapport_events.service import create_app
 from rapport_profile.api import customers
 from rapport_profile.api.errors import install_database_errors
+from rapport_profile.api.hot import install_hot_reads
 from rapport_profile.console import mount_console
 from rapport_profile.consumer import build_consumer
 from rapport_profile.handlers import drain_outbox, refresh_scores
@@ -108,5 +109,6 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     app.state.consumer = consumer
     install_database_errors(app)
     app.include_router(customers.router)
+    install_hot_reads(app)
     mount_console(app)
     return app
