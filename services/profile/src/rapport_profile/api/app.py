@@ -23,6 +23,7 @@ from rapport_profile.console import mount_console
 from rapport_profile.consumer import build_consumer
 from rapport_profile.handlers import drain_outbox, refresh_scores
 from rapport_profile.settings import ProfileSettings
+from rapport_profile.store import reads
 
 log = get_logger(__name__)
 
@@ -72,20 +73,33 @@ async def scheduled(
                 await task
 
 
+def _reads_opened(opening: asyncio.Task[object]) -> None:
+    if not opening.cancelled() and (error := opening.exception()) is not None:
+        # Retrieved here, so asyncio does not report it as never retrieved.
+        log.warning("read_pool_not_opened", error=type(error).__name__)
+
+
 def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     settings = settings or ProfileSettings()
-    db = Database(settings.database)
+    db = Database(settings.database, reads_init=reads.warm)
     publisher = Publisher(settings.kafka)
     consumer = build_consumer(settings, db, publisher) if settings.consumer_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The read pool opens whole in the background: a database still down at start-up
+        # must not hold the process back (the first read then opens it).
+        opening = asyncio.create_task(db.open_reads())
+        opening.add_done_callback(_reads_opened)
         async with connected(publisher), consuming(consumer), scheduled(db, publisher, settings):
             # Everything loaded so far (modules, models, routes) lives as long as the process:
             # move it out of the collector's sight, or each full collection walks it again
             # (a tenth of a card read's CPU in profiles).
             gc.freeze()
             yield
+        opening.cancel()
+        with suppress(asyncio.CancelledError):
+            await opening
         await db.dispose()
 
     async def consumer_state() -> dict[str, Any]:
