@@ -22,13 +22,13 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Response
 from fastapi.routing import APIRoute
-from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope
 
-from rapport_events.auth import KeyRing
 from rapport_events.auth import Scope as Scopes
+from rapport_events.auth import bearer_principal
 from rapport_events.db import Database
 from rapport_events.envelope import EVENT_TYPES, Channel
+from rapport_events.service import install_shortcut
 from rapport_profile.api import customers
 from rapport_profile.api.customers import card_response, timeline_response
 
@@ -45,15 +45,6 @@ _CHANNELS = frozenset(channel.value for channel in Channel)
 _TYPES = frozenset(EVENT_TYPES)
 
 Answer = Callable[[], Awaitable[Response]]
-
-
-def _bearer_key(scope: Scope) -> str | None:
-    """The key of `Authorization: Bearer <key>`, read as FastAPI's HTTPBearer reads it."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, key = value.decode("latin-1").partition(" ")
-            return key if scheme.lower() == "bearer" and key else None
-    return None
 
 
 def _timeline_query(raw: bytes) -> dict[str, str] | None:
@@ -75,65 +66,54 @@ def _timeline_query(raw: bytes) -> dict[str, str] | None:
     return given
 
 
-class HotReads:
-    """ASGI middleware inside the app's own (metrics see every request, labelled by the
-    route's template as before), outside FastAPI's exception handling: it never raises, it
-    hands the request on instead."""
+def _routes() -> dict[str, APIRoute]:
+    """The routes this stands for, as the router records them in the scope (metrics)."""
+    return {
+        route.path: route
+        for route in customers.router.routes
+        if isinstance(route, APIRoute)
+        and route.path in (CARD_PATH, TIMELINE_PATH)
+        and "GET" in (route.methods or ())
+    }
 
-    def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
-        self.app = app
-        self._fastapi = fastapi
-        # The routes themselves (the router records them in the scope; metrics read it).
-        self._routes = {
-            route.path: route
-            for route in customers.router.routes
-            if isinstance(route, APIRoute)
-            and route.path in (CARD_PATH, TIMELINE_PATH)
-            and "GET" in (route.methods or ())
-        }
 
-    def _answer(self, scope: Scope) -> tuple[APIRoute, Answer] | None:
-        if scope["type"] != "http" or scope["method"] != "GET":
-            return None
-        matched = _PATH.fullmatch(scope["path"])
-        if matched is None:
-            return None
-        key = _bearer_key(scope)
-        key_ring: KeyRing = self._fastapi.state.key_ring
-        principal = key_ring.identify(key) if key is not None else None
-        if principal is None or Scopes.PROFILES_READ not in principal.scopes:
-            return None
-        db: Database = self._fastapi.state.db
-        profile_id = uuid.UUID(matched.group(1))
-        if matched.group(2) is None:
-            return self._routes[CARD_PATH], lambda: card_response(db, profile_id)
-        query = _timeline_query(scope["query_string"])
-        if query is None:
-            return None
-        return self._routes[TIMELINE_PATH], lambda: timeline_response(
-            db,
-            profile_id,
-            limit=int(query.get("limit", 20)),
-            cursor=query.get("cursor") or None,
-            channel=query.get("channel"),
-            type_=query.get("type"),
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = self._answer(scope)
-        if found is not None:
-            route, answer = found
-            response = None
-            with suppress(Exception):  # the route answers it again, with its own error
-                response = await answer()
-            if response is not None:
-                scope["route"] = route  # what the router would have recorded (metrics)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def _answer(
+    app: FastAPI, routes: dict[str, APIRoute], scope: Scope
+) -> tuple[APIRoute, Answer] | None:
+    if scope["method"] != "GET":
+        return None
+    matched = _PATH.fullmatch(scope["path"])
+    if matched is None:
+        return None
+    if bearer_principal(scope["headers"], app.state.key_ring, Scopes.PROFILES_READ) is None:
+        return None
+    db: Database = app.state.db
+    profile_id = uuid.UUID(matched.group(1))
+    if matched.group(2) is None:
+        return routes[CARD_PATH], lambda: card_response(db, profile_id)
+    query = _timeline_query(scope["query_string"])
+    if query is None:
+        return None
+    return routes[TIMELINE_PATH], lambda: timeline_response(
+        db,
+        profile_id,
+        limit=int(query.get("limit", 20)),
+        cursor=query.get("cursor") or None,
+        channel=query.get("channel"),
+        type_=query.get("type"),
+    )
 
 
 def install_hot_reads(app: FastAPI) -> None:
-    """Innermost of the app's middleware (appended: Starlette wraps the first listed
-    outermost), so request metrics still time these requests."""
-    app.user_middleware.append(Middleware(HotReads, fastapi=app))
+    routes = _routes()
+
+    async def shortcut(scope: Scope, _: Receive) -> tuple[APIRoute, Response] | None:
+        found = _answer(app, routes, scope)
+        if found is None:
+            return None
+        route, answer = found
+        with suppress(Exception):  # the route answers it again, with its own error
+            return route, await answer()
+        return None
+
+    install_shortcut(app, shortcut)
