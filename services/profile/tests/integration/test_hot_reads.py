@@ -1,8 +1,8 @@
 """The hot read path answers exactly what the FastAPI routes answer, on a real database.
 
-The same request is sent twice: once in the canonical UUID spelling (served by `api.hot`),
-once with the id as 32 hex digits, which FastAPI accepts as the same UUID but the hot path
-declines (so the FastAPI route answers). Bodies, statuses and content types must be equal.
+The same request is sent twice: once as the hot path takes it (`api.hot`), once in a spelling
+FastAPI reads the same but the hot path declines (the id as 32 hex digits; a lookup parameter
+repeated), so that the FastAPI route answers. Bodies, statuses and content types must be equal.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ async def test_hot_answers_equal_the_routes(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     served: list[str] = []  # the answers the hot path itself gave (not the route)
-    for name in ("card_response", "timeline_response"):
+    for name in ("lookup_response", "card_response", "timeline_response"):
         original = getattr(hot, name)
 
         async def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
@@ -80,6 +80,13 @@ async def test_hot_answers_equal_the_routes(
         assert fast.status_code == routed.status_code == 200, (suffix, params)
         assert fast.content == routed.content, (suffix, params)
         assert fast.headers["content-type"] == routed.headers["content-type"]
+    # A repeated parameter sends a lookup to the route (FastAPI keeps one of the values).
+    for query in ("email=C3@Example.com", "anonymous_id=anon-3", "email=nobody@example.com"):
+        fast = await client.get(f"/v1/customers/lookup?{query}", headers=bearer)
+        routed = await client.get(f"/v1/customers/lookup?{query}&{query}", headers=bearer)
+        assert fast.status_code == routed.status_code, query
+        assert fast.content == routed.content, query
+    assert served.count("lookup_response") == 3
     assert served.count("card_response") == 1
     assert served.count("timeline_response") == 6  # the first page, then the five above
 
@@ -99,6 +106,11 @@ async def test_requests_the_hot_path_declines_get_the_routes_errors(
         (f"/v1/customers/{profile}/timeline", {"channel": "fax"}, bearer, 422),
         (f"/v1/customers/{profile}/timeline", {"type": "nope"}, bearer, 400),
         (f"/v1/customers/{profile}/timeline", {"cursor": "garbage"}, bearer, 400),
+        ("/v1/customers/lookup", {"email": "nobody@example.com"}, bearer, 404),
+        ("/v1/customers/lookup", {"phone": "12"}, bearer, 400),
+        ("/v1/customers/lookup", {}, bearer, 400),
+        ("/v1/customers/lookup", {"email": "c1@example.com", "anonymous_id": "x"}, bearer, 400),
+        ("/v1/customers/lookup", {"email": "c1@example.com"}, {}, 401),
     ]
     for path, params, headers, expected in cases:
         answer = await client.get(path, params=params, headers=headers)

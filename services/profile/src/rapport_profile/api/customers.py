@@ -99,6 +99,13 @@ async def lookup(
         IdentityKind.CUSTOMER_ID: customer_id,
         IdentityKind.ANONYMOUS_ID: anonymous_id,
     }
+    return await lookup_response(db, settings.phone_region, given)
+
+
+async def lookup_response(
+    db: Database, phone_region: str, given: dict[IdentityKind, str | None]
+) -> Response:
+    """The lookup route's answer, or its 400/404 raised (shared with `api.hot`)."""
     present = [(kind, value) for kind, value in given.items() if value is not None]
     if len(present) != 1:
         raise HTTPException(
@@ -110,7 +117,7 @@ async def lookup(
         if kind is IdentityKind.EMAIL:
             value = normalize_email(value)
         elif kind is IdentityKind.PHONE:
-            value = normalize_phone(value, settings.phone_region)
+            value = normalize_phone(value, phone_region)
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{kind}: {error}") from None
     value = value.strip()
