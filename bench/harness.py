@@ -72,6 +72,9 @@ class Bench:
             if process.alive():
                 found.setdefault(f"{process.name} (service)", []).append(process.pid)
         found["load generator"] = list(self.loadgens)
+        # This process: the freshness and offer probes (httpx, polling every 5 ms) and the
+        # in-process references compete for the same cores; the report shows what they cost.
+        found["bench process (probes, references)"] = [os.getpid()]
         kafka_port = int(self.stack.infra.kafka_bootstrap.rsplit(":", 1)[1])
         found["Kafka broker (shared)"] = listener_pids(kafka_port)
         pg_port = int(self.stack.infra.database_url.split("@", 1)[1].split("/")[0].split(":")[1])

@@ -109,3 +109,20 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+def bearer_principal(
+    headers: Iterable[tuple[bytes, bytes]], key_ring: KeyRing, scope: str
+) -> Principal | None:
+    """The principal of raw ASGI headers' `Authorization: Bearer <key>` (read as HTTPBearer
+    reads it) if its key carries `scope`; None for anything else. For paths answered before
+    routing (`service.install_shortcut`), which hand anything None to the route and its 401/403.
+    """
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not key:
+                return None
+            principal = key_ring.identify(key)
+            return principal if principal is not None and scope in principal.scopes else None
+    return None

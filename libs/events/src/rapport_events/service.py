@@ -14,8 +14,11 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rapport_events.auth import KeyRing
 from rapport_events.observability import Check, configure_logging, health_router, instrument
@@ -29,6 +32,15 @@ def error_body(status_code: int, detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict) and "message" in detail:
         return {"error": {"status": status_code, **detail}}
     return {"error": {"status": status_code, "message": str(detail)}}
+
+
+def http_error_response(error: StarletteHTTPException) -> JSONResponse:
+    """An HTTPException as every route answers it (also for paths served outside routing)."""
+    return JSONResponse(
+        error_body(error.status_code, error.detail),
+        status_code=error.status_code,
+        headers=getattr(error, "headers", None),
+    )
 
 
 def create_app(
@@ -48,11 +60,7 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            error_body(error.status_code, error.detail),
-            status_code=error.status_code,
-            headers=getattr(error, "headers", None),
-        )
+        return http_error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -69,6 +77,35 @@ def create_app(
         )
 
     return app
+
+
+Shortcut = Callable[[Scope, Receive], Awaitable[tuple[APIRoute, Response] | None]]
+
+
+class _Shortcuts:
+    def __init__(self, app: ASGIApp, shortcut: Shortcut) -> None:
+        self.app = app
+        self._shortcut = shortcut
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            taken = await self._shortcut(scope, receive)
+            if taken is not None:
+                route, response = taken
+                scope["route"] = route  # what the router records (request metrics read it)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def install_shortcut(app: FastAPI, shortcut: Shortcut) -> None:
+    """Answer some requests before FastAPI's routing, whose dependency and parameter solving
+    cost a hot path more CPU than its own work. `shortcut` returns the route it stands for and
+    its answer, or None to hand the request on to the routes untouched (it must then have
+    consumed nothing). Installed innermost of the app's middleware (Starlette wraps the first
+    listed outermost): request metrics and CORS still see every request, FastAPI's exception
+    handlers do not, so a shortcut answers its errors itself (`http_error_response`)."""
+    app.user_middleware.append(Middleware(_Shortcuts, shortcut=shortcut))
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -12,6 +12,7 @@ from rapport_events.kafka import Publisher
 from rapport_events.runtime import connected
 from rapport_events.service import create_app
 from rapport_ingest.api import events, webhooks
+from rapport_ingest.api.hot import install_hot_events
 from rapport_ingest.api.openapi import install_openapi
 from rapport_ingest.handlers import Intake
 from rapport_ingest.settings import IngestSettings
@@ -49,6 +50,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             max_age=600,
         )
     app.include_router(events.router)
+    install_hot_events(app)
     app.include_router(webhooks.router)
     install_openapi(app, settings)
     return app

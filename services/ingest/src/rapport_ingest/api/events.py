@@ -7,6 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from rapport_events.auth import Principal
 from rapport_events.kafka import BrokerUnavailable
 from rapport_ingest.api.answers import (
     Accepted,
@@ -44,7 +45,18 @@ async def post_event(
     use_case: Annotated[Intake, Depends(intake)],
     config: Annotated[IngestSettings, Depends(settings)],
 ) -> Response:
-    raw = await read_body(request, config.max_event_bytes, "32 KB per event")
+    raw = await read_body(request, config.max_event_bytes, EVENT_LIMIT)
+    return await accept_event(use_case, config, raw, principal)
+
+
+EVENT_LIMIT = "32 KB per event"
+
+
+async def accept_event(
+    use_case: Intake, config: IngestSettings, raw: bytes, principal: Principal
+) -> Response:
+    """The answer to one posted event's bytes (shared with the hot path in `api.hot`):
+    202 once Kafka has it, or the HTTPException of a refusal or an unavailable broker."""
     try:
         event_id = await use_case.accept_one(raw, principal)
     except Refused as refused:

@@ -18,10 +18,12 @@ from rapport_events.runtime import connected, consuming
 from rapport_events.service import create_app
 from rapport_profile.api import customers
 from rapport_profile.api.errors import install_database_errors
+from rapport_profile.api.hot import install_hot_reads
 from rapport_profile.console import mount_console
 from rapport_profile.consumer import build_consumer
 from rapport_profile.handlers import drain_outbox, refresh_scores, revalidate_cache
 from rapport_profile.settings import ProfileSettings
+from rapport_profile.store import reads
 from rapport_profile.store.state_cache import ProfileCache
 
 log = get_logger(__name__)
@@ -88,9 +90,15 @@ async def scheduled(
                 await task
 
 
+def _reads_opened(opening: asyncio.Task[object]) -> None:
+    if not opening.cancelled() and (error := opening.exception()) is not None:
+        # Retrieved here, so asyncio does not report it as never retrieved.
+        log.warning("read_pool_not_opened", error=type(error).__name__)
+
+
 def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     settings = settings or ProfileSettings()
-    db = Database(settings.database)
+    db = Database(settings.database, reads_init=reads.warm)
     publisher = Publisher(settings.kafka)
     cache = ProfileCache(settings.state_cache_size)
     consumer = (
@@ -99,6 +107,10 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The read pool opens whole in the background: a database still down at start-up
+        # must not hold the process back (the first read then opens it).
+        opening = asyncio.create_task(db.open_reads())
+        opening.add_done_callback(_reads_opened)
         async with (
             connected(publisher),
             consuming(consumer),
@@ -109,6 +121,9 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
             # (a tenth of a card read's CPU in profiles).
             gc.freeze()
             yield
+        opening.cancel()
+        with suppress(asyncio.CancelledError):
+            await opening
         await db.dispose()
 
     async def consumer_state() -> dict[str, Any]:
@@ -133,5 +148,6 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     app.state.profile_cache = cache
     install_database_errors(app)
     app.include_router(customers.router)
+    install_hot_reads(app)
     mount_console(app)
     return app

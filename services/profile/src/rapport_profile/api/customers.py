@@ -22,6 +22,7 @@ import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rapport_events.db import Database
 from rapport_events.envelope import EVENT_TYPES, Channel
 from rapport_events.identity import IdentityKind, normalize_email, normalize_phone
 from rapport_profile import handlers
@@ -98,6 +99,13 @@ async def lookup(
         IdentityKind.CUSTOMER_ID: customer_id,
         IdentityKind.ANONYMOUS_ID: anonymous_id,
     }
+    return await lookup_response(db, settings.phone_region, given)
+
+
+async def lookup_response(
+    db: Database, phone_region: str, given: dict[IdentityKind, str | None]
+) -> Response:
+    """The lookup route's answer, or its 400/404 raised (shared with `api.hot`)."""
     present = [(kind, value) for kind, value in given.items() if value is not None]
     if len(present) != 1:
         raise HTTPException(
@@ -109,7 +117,7 @@ async def lookup(
         if kind is IdentityKind.EMAIL:
             value = normalize_email(value)
         elif kind is IdentityKind.PHONE:
-            value = normalize_phone(value, settings.phone_region)
+            value = normalize_phone(value, phone_region)
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{kind}: {error}") from None
     value = value.strip()
@@ -124,36 +132,39 @@ async def lookup(
         return json_body(await _card(conn, profile_id))
 
 
-@router.get("/{profile_id}", response_model=Card, summary="The profile card")
-async def card(profile_id: uuid.UUID, _: Reader, request: Request) -> Response:
-    async with database(request).reader() as conn:
+async def card_response(db: Database, profile_id: uuid.UUID) -> Response:
+    """The card route's answer (shared with the hot path in `api.hot`)."""
+    async with db.reader() as conn:
         return json_body(await _card(conn, profile_id))
 
 
-@router.get("/{profile_id}/timeline", response_model=Timeline, summary="The dialogue history")
-async def timeline(
-    profile_id: uuid.UUID,
-    _: Reader,
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    cursor: str | None = None,
-    channel: Channel | None = None,
-    type: str | None = Query(None, description="an event type, e.g. order_completed"),
-) -> Response:
-    if type is not None and type not in EVENT_TYPES:
+@router.get("/{profile_id}", response_model=Card, summary="The profile card")
+async def card(profile_id: uuid.UUID, _: Reader, request: Request) -> Response:
+    return await card_response(database(request), profile_id)
+
+
+def check_type(type_: str | None) -> None:
+    if type_ is not None and type_ not in EVENT_TYPES:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             detail=f"type: unknown event type; expected one of: {', '.join(EVENT_TYPES)}",
         )
+
+
+async def timeline_response(
+    db: Database,
+    profile_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    channel: str | None,
+    type_: str | None,
+) -> Response:
+    """The timeline route's answer once its parameters are valid (shared with `api.hot`)."""
     before = _decode_cursor(cursor) if cursor else None
-    async with database(request).reader() as conn:
+    async with db.reader() as conn:
         found = await reads.timeline_page(
-            conn,
-            profile_id,
-            limit=limit + 1,
-            before=before,
-            channel=None if channel is None else channel.value,
-            type_=type,
+            conn, profile_id, limit=limit + 1, before=before, channel=channel, type_=type_
         )
     survivor, rows = _live(found.resolved), found.items
     page, more = rows[:limit], len(rows) > limit
@@ -166,6 +177,27 @@ async def timeline(
             if more
             else None,
         }
+    )
+
+
+@router.get("/{profile_id}/timeline", response_model=Timeline, summary="The dialogue history")
+async def timeline(
+    profile_id: uuid.UUID,
+    _: Reader,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    cursor: str | None = None,
+    channel: Channel | None = None,
+    type: str | None = Query(None, description="an event type, e.g. order_completed"),
+) -> Response:
+    check_type(type)
+    return await timeline_response(
+        database(request),
+        profile_id,
+        limit=limit,
+        cursor=cursor,
+        channel=None if channel is None else channel.value,
+        type_=type,
     )
 
 
