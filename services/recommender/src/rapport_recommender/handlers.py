@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rapport_events.changes import CardChanged, Erased, Identified, Merged, ProfileChange
-from rapport_events.codec import encode_json
+from rapport_events.codec import decode_json, encode_json
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent, now_utc
 from rapport_events.kafka import Publisher
@@ -34,10 +35,12 @@ from rapport_recommender.domain.customer import (
 )
 from rapport_recommender.domain.facts import Touch, Touchpoint, facts_of, touchpoint_of
 from rapport_recommender.domain.fold import BatchUpdate, fold_batch
+from rapport_recommender.domain.freshness import valid_until
 from rapport_recommender.domain.offers import Kind, Offer
 from rapport_recommender.domain.rules import ConsentEntry
 from rapport_recommender.settings import TREND_EPOCH, RecommenderSettings
 from rapport_recommender.store import pairs, queries, stale
+from rapport_recommender.store import ranked as ranked_store
 from rapport_recommender.store.reads import MarketReads
 
 log = get_logger(__name__)
@@ -185,10 +188,44 @@ async def offers_for(
     *,
     market: MarketReads | None = None,
 ) -> tuple[uuid.UUID, list[Offer]]:
-    """The ranked offers of a customer, by any of their profile ids (merged-away ones too)."""
+    """The ranked offers of a customer, by any of their profile ids (merged-away ones too),
+    ranked now from their rows (`served_offers` answers from the stored ranking)."""
     survivor_of, ranked = await offers_for_many(conn, settings, [profile_id], now, market=market)
     survivor = survivor_of[profile_id]
     return survivor, ranked.get(survivor, [])
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    survivor: uuid.UUID
+    offers: list[dict[str, Any]]  # as the API answers, best first
+    stored: bool  # from the stored ranking (else ranked live now)
+
+
+async def served_offers(
+    db: Database,
+    settings: RecommenderSettings,
+    profile_id: uuid.UUID,
+    now: datetime | None = None,
+    *,
+    market: MarketReads | None = None,
+) -> Served:
+    """GET offers: the customer's stored ranking, by any of their ids, while it is right (no
+    fold or change has marked them since, and time alone has not changed it: see
+    domain.freshness); otherwise ranked live now and the re-ranker asked to store a ranking."""
+    now = now or now_utc()
+    async with db.connection() as conn:
+        held = await ranked_store.held(conn, profile_id)
+    stored = held.serves(now)
+    if stored is not None:
+        return Served(held.survivor, decode_json(stored), stored=True)
+    async with db.connection() as conn:
+        ranking = await rank_customers(conn, settings, [profile_id], now, market=market)
+    survivor = ranking.survivor_of[profile_id]
+    if survivor in ranking.known and not held.stale:
+        async with db.transaction() as conn:
+            await stale.ask(conn, [survivor])
+    return Served(survivor, offers_json(ranking.ranked.get(survivor, [])), stored=False)
 
 
 async def offers_for_many(
@@ -199,8 +236,29 @@ async def offers_for_many(
     *,
     market: MarketReads | None = None,
 ) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, list[Offer]]]:
-    """(requested id → survivor, survivor → ranked offers), reading each table once for all
-    the customers (a fold re-ranks hundreds at a time); erased customers get none.
+    """(requested id → survivor, survivor → ranked offers); see `rank_customers`."""
+    ranking = await rank_customers(conn, settings, profile_ids, now, market=market)
+    return ranking.survivor_of, ranking.ranked
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    survivor_of: dict[uuid.UUID, uuid.UUID]  # requested id → its survivor
+    ranked: dict[uuid.UUID, list[Offer]]  # survivor → offers, best first (erased: absent)
+    valid_until: dict[uuid.UUID, datetime]  # survivor → when time alone could change them
+    known: set[uuid.UUID]  # survivors with any identifier or card (worth storing)
+
+
+async def rank_customers(
+    conn: AsyncConnection,
+    settings: RecommenderSettings,
+    profile_ids: Sequence[uuid.UUID],
+    now: datetime | None = None,
+    *,
+    market: MarketReads | None = None,
+) -> Ranking:
+    """Rank customers by any of their ids, reading each table once for all of them (the
+    re-ranker ranks a chunk at a time); erased customers get none.
 
     The customers' own rows are always read now; the market (catalogue, popularity,
     neighbours, arms) through `market`: by default read fresh for this call, or a shared one
@@ -264,7 +322,16 @@ async def offers_for_many(
         ranked[survivor] = next_best_offers(
             state, card, market_now, posteriors, now, params, settings.policy(), salt=str(survivor)
         )
-    return survivor_of, ranked
+    max_age = timedelta(hours=settings.ranking_max_age_hours)
+    return Ranking(
+        survivor_of,
+        ranked,
+        {
+            s: valid_until(states[s], ranked[s], now, params, settings.policy(), max_age)
+            for s in ranked
+        },
+        {s for s in live if subjects[s] or s in card_rows},
+    )
 
 
 def _card(row: dict[str, Any] | None, seen_country: str | None) -> Card:
@@ -315,20 +382,42 @@ def _state(
 
 
 def offer_json(profile_id: uuid.UUID, offer: Offer | None) -> dict[str, Any]:
+    """The offers topic's message for a customer's (new) best offer."""
     return {
         "profile_id": str(profile_id),
         "offer": None
         if offer is None
-        else {
-            "offer_id": offer.offer_id,
-            "kind": offer.kind.value,
-            "items": list(offer.items),
-            "score": offer.score,
-            "reason": offer.reason,
-            "channel": offer.channel,
-            "expires_at": offer.expires_at.isoformat(),
-        },
+        else {**_offer_fields(offer), "expires_at": offer.expires_at.isoformat()},
     }
+
+
+def offers_json(offers: Sequence[Offer]) -> list[dict[str, Any]]:
+    """Offers as GET offers answers them (times as its response model writes them: `Z`)."""
+    return [
+        {**_offer_fields(o), "expires_at": o.expires_at.isoformat().replace("+00:00", "Z")}
+        for o in offers
+    ]
+
+
+def _offer_fields(offer: Offer) -> dict[str, Any]:
+    return {
+        "offer_id": offer.offer_id,
+        "kind": offer.kind.value,
+        "items": list(offer.items),
+        "score": offer.score,
+        "reason": offer.reason,
+        "channel": offer.channel,
+    }
+
+
+def stored_ranking(ranking: Ranking, profile_id: uuid.UUID, now: datetime) -> ranked_store.Ranking:
+    """A customer's ranking as the store keeps it for GET offers."""
+    return ranked_store.Ranking(
+        profile_id,
+        encode_json(offers_json(ranking.ranked[profile_id])),
+        now,
+        ranking.valid_until[profile_id],
+    )
 
 
 async def record_best(

@@ -14,28 +14,42 @@ import uuid
 from datetime import timedelta
 
 from rapport_events.db import Database
+from rapport_events.envelope import now_utc
 from rapport_events.kafka import Publisher
-from rapport_recommender.handlers import offers_for_many, publish_changed_offers, record_best
+from rapport_recommender.handlers import (
+    publish_changed_offers,
+    rank_customers,
+    record_best,
+    stored_ranking,
+)
 from rapport_recommender.settings import RecommenderSettings
-from rapport_recommender.store import pairs, stale
+from rapport_recommender.store import pairs, ranked, stale
+
+DUE_CHUNK = 500  # rankings made wrong by time alone, marked again per step
 
 
 async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
     """Rank one chunk of stale customers; returns how many were claimed (0: none waiting)."""
     token = uuid.uuid4()
     async with db.transaction() as conn:
+        await stale.queue_due(conn, now_utc(), DUE_CHUNK)
         claimed = await stale.claim(
             conn, token, settings.rerank_chunk, timedelta(seconds=settings.rerank_lease_seconds)
         )
     if not claimed:
         return 0
+    now = now_utc()
     async with db.connection() as conn:
-        survivor_of, ranked = await offers_for_many(conn, settings, claimed)
+        ranking = await rank_customers(conn, settings, claimed, now)
     async with db.transaction() as conn:
         held = await stale.settle(conn, token, claimed)
         # A merged-away id is dropped: the merge marked its survivor, ranked under its own id.
-        mine = [pid for pid in claimed if pid in held and survivor_of[pid] == pid]
-        await record_best(conn, ranked, mine)
+        mine = [pid for pid in claimed if pid in held and ranking.survivor_of[pid] == pid]
+        await record_best(conn, ranking.ranked, mine)
+        # What GET offers serves; an erased customer (absent from `ranked`) gets no row.
+        await ranked.save(
+            conn, (stored_ranking(ranking, p, now) for p in mine if p in ranking.ranked)
+        )
     return len(claimed)
 
 

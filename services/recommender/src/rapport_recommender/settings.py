@@ -36,6 +36,12 @@ class RecommenderSettings(ServiceSettings):
     rerank_poll_seconds: float = Field(
         1.0, gt=0, description="look for marks of other replicas this often when not woken"
     )
+    ranking_max_age_hours: float = Field(
+        24,
+        gt=0,
+        description="a stored ranking (what GET offers serves) is done again at least this "
+        "often, though no event changed the customer (the market moves, scores decay)",
+    )
     market_cache_seconds: float = Field(
         5,
         ge=0,

@@ -12,11 +12,11 @@ from sqlalchemy import text
 
 from rapport_events.changes import CardChanged, Erased, Identified, Merged
 from rapport_events.db import Database
-from rapport_events.envelope import TouchpointEvent, parse_event
+from rapport_events.envelope import TouchpointEvent, now_utc, parse_event
 from rapport_events.identity import IdentityKind, identifier_hash
-from rapport_recommender.domain.offers import Offer
-from rapport_recommender.handlers import fold, forget_old_contacts, offers_for
-from rapport_recommender.rerank import merge_pending_pairs
+from rapport_recommender.domain.offers import Kind, Offer
+from rapport_recommender.handlers import fold, forget_old_contacts, offers_for, served_offers
+from rapport_recommender.rerank import merge_pending_pairs, rerank_stale
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store.reads import MarketReads
 
@@ -91,8 +91,29 @@ SETTINGS = RecommenderSettings(abandoned_cart_minutes=0)
 
 
 async def ranked(db: Database, profile_id: uuid.UUID) -> list[Offer]:
+    """The offers as GET offers serves them: the re-ranker has ranked every customer a fold
+    marked and stored the ranking, which must be what ranking the customer now gives."""
+    while await rerank_stale(db, SETTINGS):
+        pass
+    now = now_utc()
+    served = await served_offers(db, SETTINGS, profile_id, now)
     async with db.connection() as conn:
-        return (await offers_for(conn, SETTINGS, profile_id))[1]
+        survivor, live = await offers_for(conn, SETTINGS, profile_id, now)
+    assert served.survivor == survivor
+    assert [as_offer(o).signature for o in served.offers] == [o.signature for o in live]
+    return [as_offer(o) for o in served.offers]
+
+
+def as_offer(served: dict[str, Any]) -> Offer:
+    return Offer(
+        served["offer_id"],
+        Kind(served["kind"]),
+        tuple(served["items"]),
+        served["score"],
+        served["reason"],
+        served["channel"],
+        datetime.fromisoformat(served["expires_at"]),
+    )
 
 
 def tag() -> str:

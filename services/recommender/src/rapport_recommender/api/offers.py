@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
+from rapport_events.codec import encode_json
 from rapport_events.db import is_transient
 from rapport_recommender.api.deps import DB, Reader
-from rapport_recommender.handlers import offers_for
+from rapport_recommender.handlers import served_offers
 from rapport_recommender.settings import RecommenderSettings
 
 router = APIRouter(prefix="/v1/customers", tags=["offers"])
@@ -47,13 +48,10 @@ async def offers(
     db: DB,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
-) -> Offers:
+) -> Response:
     settings: RecommenderSettings = request.app.state.settings
     try:
-        async with db.connection() as conn:
-            survivor, ranked = await offers_for(
-                conn, settings, profile_id, market=request.app.state.market
-            )
+        served = await served_offers(db, settings, profile_id, market=request.app.state.market)
     except Exception as error:
         if is_transient(error):
             raise HTTPException(
@@ -62,18 +60,7 @@ async def offers(
                 headers={"Retry-After": "2"},
             ) from error
         raise
-    return Offers(
-        profile_id=survivor,
-        offers=[
-            Offer(
-                offer_id=o.offer_id,
-                kind=o.kind.value,
-                items=list(o.items),
-                score=o.score,
-                reason=o.reason,
-                channel=o.channel,
-                expires_at=o.expires_at,
-            )
-            for o in ranked[:limit]
-        ],
-    )
+    # The stored offers are already in the shape of `Offers` (written by handlers.offers_json):
+    # encoding them as they are spares validating every offer of every request.
+    body = {"profile_id": str(served.survivor), "offers": served.offers[:limit]}
+    return Response(encode_json(body), media_type="application/json")

@@ -50,6 +50,7 @@ from rapport_recommender.store.tables import (
     items,
     processed_events,
     profile_links,
+    ranked_offers,
     tombstones,
 )
 
@@ -434,6 +435,7 @@ async def erase(
     )
     await conn.execute(delete(cards).where(cards.c.profile_id.in_(ids)))
     await conn.execute(delete(best_offers).where(best_offers.c.profile_id.in_(ids)))
+    await conn.execute(delete(ranked_offers).where(ranked_offers.c.profile_id.in_(ids)))
     if subjects:
         await conn.execute(
             insert(tombstones)

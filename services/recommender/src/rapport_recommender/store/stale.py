@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Uuid
 
+from rapport_recommender.store import ranked
 from rapport_recommender.store.tables import stale_offers
 
 q = stale_offers.c
@@ -41,12 +42,36 @@ async def mark(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
     )
 
 
+async def ask(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
+    """Ask for a ranking of customers not yet ranked (or ranked too long ago); unlike a fold's
+    `mark`, a mark already there (maybe claimed) is left as it is: nothing new was folded."""
+    ids = sorted(set(profile_ids))
+    if ids:
+        stmt = insert(stale_offers).from_select(
+            ["profile_id"], select(func.unnest(_ids("ids", ids)).label("profile_id"))
+        )
+        await conn.execute(stmt.on_conflict_do_nothing(index_elements=[q.profile_id]))
+
+
+async def queue_due(conn: AsyncConnection, now: datetime, limit: int) -> int:
+    """Mark the customers whose stored ranking time alone has made wrong (a cart now
+    abandoned, a week-old contact off the cap, an offer expired): ranked again like any other,
+    so a best offer that changes with time is published too. Mark first, then the ranking, as
+    every writer does. Returns how many."""
+    due = await ranked.due(conn, now, limit)
+    await ask(conn, due)
+    await ranked.queued(conn, due, now)
+    return len(due)
+
+
 async def forget(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
     """Merged-away or erased ids: nothing of theirs is ranked again; a ranking in flight is
-    void (its claim row is gone)."""
+    void (its claim row is gone), and their stored ranking goes (the mark first: a settling
+    re-ranker holds the mark before it writes a ranking, so this order cannot deadlock)."""
     ids = sorted(set(profile_ids))
     if ids:
         await conn.execute(delete(stale_offers).where(q.profile_id.in_(ids)))
+        await ranked.forget(conn, ids)
 
 
 async def claim(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -193,6 +194,23 @@ best_offers = Table(
     Column("published", Boolean, nullable=False, server_default="false"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("best_offers_unpublished", "published"),
+)
+
+# --- each customer's ranked offers, as the re-ranker last ranked them ----------------------------
+
+# What GET offers answers with (one indexed read instead of ranking per request). `offers` is the
+# JSON list the API returns, best first; `valid_until` the moment time alone could change it
+# (domain.freshness), NULL once the re-ranker has been asked to rank it again. Written by the
+# re-ranker only (with best_offers, under the customer's stale mark); deleted with the profile
+# id when it is merged away or erased.
+ranked_offers = Table(
+    "ranked_offers",
+    metadata,
+    Column("profile_id", Uuid, primary_key=True),
+    Column("offers", LargeBinary, nullable=False),
+    Column("ranked_at", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True)),
+    Index("ranked_offers_by_validity", "valid_until"),
 )
 
 # --- the work queue of customers whose offers must be ranked again ------------------------------
