@@ -1,5 +1,5 @@
-"""Background workers beside the consumer: the re-ranker (stale customers → best offers →
-the offers topic) and the pair merger (pending co-occurrence increments → item_pairs).
+"""Background work beside the consumer: the re-ranker (pending co-occurrence increments →
+item_pairs, then stale customers → stored rankings and best offers → the offers topic).
 
 Each is woken by the consumer right after a fold commits (no polling delay on the way from an
 event to its offer) and also looks every `rerank_poll_seconds` for work left by other

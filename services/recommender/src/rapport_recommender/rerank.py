@@ -56,11 +56,18 @@ async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
 async def rerank_and_publish(
     db: Database, settings: RecommenderSettings, publisher: Publisher
 ) -> int:
-    """One step of the re-ranker: a chunk ranked, then whatever the outbox holds sent (what
-    fails to go out stays there for the next step, or the next instance)."""
+    """One step of the re-ranker: the waiting co-occurrences added, a chunk ranked, then
+    whatever the outbox holds sent (what fails to go out stays there for the next step, or the
+    next instance).
+
+    Merging first, in the same worker, means a customer is ranked with the co-purchases of
+    every batch folded before their mark: a stored ranking is only redone when something
+    marks them again, so one made before those pairs reached item_pairs would stay without
+    them (as a separate merger racing the re-ranker allowed)."""
+    merged = await merge_pending_pairs(db, settings)
     claimed = await rerank_stale(db, settings)
     await publish_changed_offers(db, publisher, settings.kafka.topics.offers)
-    return claimed
+    return merged + claimed
 
 
 async def merge_pending_pairs(db: Database, settings: RecommenderSettings) -> int:

@@ -14,7 +14,7 @@ from rapport_events.service import create_app
 from rapport_recommender.api import offers
 from rapport_recommender.background import Worker, working
 from rapport_recommender.consumer import build_consumer
-from rapport_recommender.rerank import merge_pending_pairs, rerank_and_publish
+from rapport_recommender.rerank import rerank_and_publish
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store.reads import MarketReads
 
@@ -31,9 +31,6 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
                 "rerank",
                 lambda: rerank_and_publish(db, settings, publisher),
                 settings.rerank_poll_seconds,
-            ),
-            Worker(
-                "pairs", lambda: merge_pending_pairs(db, settings), settings.rerank_poll_seconds
             ),
         ]
         if settings.background_enabled
