@@ -350,3 +350,21 @@ def test_every_kafka_client_takes_the_connection_options() -> None:
     assert len(calls) >= 3  # producer, consumer loop and admin in libs/events at least
     plaintext_only = {path for path, call in calls if "client_options()" not in call}
     assert plaintext_only == KNOWN_PLAINTEXT_ONLY
+
+
+def test_the_work_deployment_is_the_recommender_without_its_fold(
+    built: dict[str, list[Resource]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same image, settings and credentials as the serving pods; only the command differs."""
+    work = named(built["prod"], "Deployment", "rapport-recommender-work")
+    (container,) = pod_spec(work)["containers"]
+    serving = service_container(built["prod"], "recommender")
+    assert container["args"] == ["work"]
+    assert container["image"] == serving["image"]
+    assert container_env(built["prod"], container) == container_env(built["prod"], serving)
+    from rapport_recommender.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    assert "work" in capsys.readouterr().out
