@@ -6,7 +6,9 @@ never asserted). Needs the running PostgreSQL:
 
 1. seed: the UCI Online Retail invoices (4,300 real customers, 3,600 skus, 400k lines) folded
    through the service's own `fold`, every customer linked to a profile id (skipped with
-   `--database-url` of a database seeded before with `--keep`);
+   `--database-url` of a database seeded before with `--keep`); then, as the service does
+   after a fold, the co-purchases merged and every customer ranked and stored by the
+   re-ranker, so that GET serves stored rankings (the live path is step 2);
 2. in process: `offers_for` one customer after another (reads + scoring), ms per customer;
 3. over HTTP: `rapport-recommender api` in its own process and, as the same-run reference, a
    trivial FastAPI app (`bench.trivial`, GET /healthz) in another, both driven by `bench.loadgen`
@@ -30,7 +32,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import track
+from rich.progress import Progress, track
 from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
@@ -39,8 +41,9 @@ from rapport_events.db import Database
 from rapport_recommender.domain.facts import subject_of
 from rapport_recommender.evaluation.data import invoices, to_event
 from rapport_recommender.handlers import fold, offers_for
+from rapport_recommender.rerank import merge_pending_pairs, rerank_stale
 from rapport_recommender.settings import RecommenderSettings
-from rapport_recommender.store import MIGRATIONS
+from rapport_recommender.store import MIGRATIONS, stale
 from rapport_recommender.store.tables import aliases
 from support.fixtures import database_settings
 from support.infra import create_database, drop_database
@@ -70,6 +73,22 @@ async def seed(db: Database, settings: RecommenderSettings, data: Path, batch: i
             [{"identifier_hash": s, "profile_id": p} for s, p in profiles.items()],
         )
     return [str(p) for p in profiles.values()]
+
+
+async def rank_everyone(db: Database, settings: RecommenderSettings, profiles: list[str]) -> None:
+    """As the service does after a fold: the co-purchases merged into item_pairs, then every
+    customer ranked by the re-ranker and the ranking stored (what GET offers serves)."""
+    with console.status("merging the co-purchase counts"):
+        while await merge_pending_pairs(db, settings):
+            pass
+    async with db.transaction() as conn:
+        await stale.ask(conn, [uuid.UUID(pid) for pid in profiles])
+    ranked = 0
+    with Progress(console=console) as progress:
+        task = progress.add_task("ranking every customer (re-ranker)", total=len(profiles))
+        while claimed := await rerank_stale(db, settings):
+            ranked += claimed
+            progress.update(task, completed=ranked)
 
 
 async def profile_ids(db: Database) -> list[str]:
@@ -222,6 +241,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         else:
             profiles = await seed(db, settings, args.data, args.batch)
         console.print(f"{len(profiles)} customers in {url.rsplit('/', 1)[-1]}")
+        await rank_everyone(db, settings, profiles)
         rng = random.Random(7)
         picks = rng.choices(profiles, k=2000)
         markets = [("market read per call", None)]
