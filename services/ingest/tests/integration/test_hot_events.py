@@ -53,13 +53,13 @@ async def test_hot_answers_equal_the_routes(
 
     monkeypatch.setattr(events, "accept_event", counted)
     read_hot: list[int] = []
-    original_body = hot._body
+    original_chunks = hot._chunks
 
-    async def body_read(*args: Any) -> bytes | None:
+    def body_read(*args: Any) -> AsyncIterator[bytes]:
         read_hot.append(1)
-        return await original_body(*args)
+        return original_chunks(*args)
 
-    monkeypatch.setattr(hot, "_body", body_read)
+    monkeypatch.setattr(hot, "_chunks", body_read)
     url = f"{ingest}/v1/events"
     valid = example_event("page_viewed")
     valid["event_id"] = str(uuid.uuid4())

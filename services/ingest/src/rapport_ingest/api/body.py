@@ -7,6 +7,7 @@ sender can never make ingest buffer more than the limit.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import Any, NoReturn
 
 import orjson
@@ -48,22 +49,30 @@ def too_large(limit: int, what: str) -> NoReturn:
     )
 
 
+def is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == JSON
+
+
+async def collect(chunks: AsyncIterable[bytes], limit: int, what: str) -> bytes:
+    """The body's chunks joined, refused at the first byte past `limit` (never buffered)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            too_large(limit, what)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 async def read_body(request: Request, limit: int, what: str) -> bytes:
     """The raw body, if it is declared JSON and no larger than `limit` bytes."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";", 1)[0].strip().lower() != JSON:
+    if not is_json(request.headers.get("content-type", "")):
         fail(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send the body as Content-Type: {JSON}")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         too_large(limit, what)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            too_large(limit, what)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await collect(request.stream(), limit, what)
 
 
 def parse_json(raw: bytes) -> Any:

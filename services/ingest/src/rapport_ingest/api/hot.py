@@ -11,20 +11,22 @@ an HTTPException (`rapport_events.service.http_error_response`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI, HTTPException, Response
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
 from rapport_events.auth import Principal, bearer_principal
 from rapport_events.auth import Scope as Scopes
 from rapport_events.service import http_error_response, install_shortcut
 from rapport_ingest.api import events
-from rapport_ingest.api.body import JSON, too_large
+from rapport_ingest.api.body import collect, is_json
 from rapport_ingest.handlers import Intake
 from rapport_ingest.settings import IngestSettings
 
 PATH = "/v1/events"
-JSON_BYTES = JSON.encode()
 
 
 def _declared(scope: Scope) -> tuple[bytes | None, bytes | None]:
@@ -37,21 +39,15 @@ def _declared(scope: Scope) -> tuple[bytes | None, bytes | None]:
     return content_type, length
 
 
-async def _body(receive: Receive, limit: int) -> bytes | None:
-    """The body, cut off past `limit` as the route does; None if the client went away."""
-    chunks: list[bytes] = []
-    size = 0
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body as it streams in (what `Request.stream()` yields, without the Request)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            too_large(limit, events.EVENT_LIMIT)
-        chunks.append(chunk)
+            raise ClientDisconnect
+        yield message.get("body", b"")
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return
 
 
 def install_hot_events(app: FastAPI) -> None:
@@ -65,7 +61,7 @@ def install_hot_events(app: FastAPI) -> None:
         if scope["method"] != "POST" or scope["path"] != PATH:
             return None
         content_type, length = _declared(scope)
-        if content_type is None or content_type.split(b";", 1)[0].strip().lower() != JSON_BYTES:
+        if content_type is None or not is_json(content_type.decode("latin-1")):
             return None
         if length is None or not length.isdigit() or int(length) > limit:
             return None
@@ -76,10 +72,10 @@ def install_hot_events(app: FastAPI) -> None:
         if principal is None:
             return None
         try:
-            raw = await _body(receive, limit)
-            if raw is None:
-                return route, Response(status_code=400)  # nobody is listening any more
+            raw = await collect(_chunks(receive), limit, events.EVENT_LIMIT)
             return route, await events.accept_event(use_case, settings, raw, principal)
+        except ClientDisconnect:
+            return route, Response(status_code=400)  # nobody is listening any more
         except HTTPException as error:
             return route, http_error_response(error)
 
