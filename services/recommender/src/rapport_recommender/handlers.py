@@ -190,9 +190,9 @@ async def offers_for(
 ) -> tuple[uuid.UUID, list[Offer]]:
     """The ranked offers of a customer, by any of their profile ids (merged-away ones too),
     ranked now from their rows (`served_offers` answers from the stored ranking)."""
-    survivor_of, ranked = await offers_for_many(conn, settings, [profile_id], now, market=market)
-    survivor = survivor_of[profile_id]
-    return survivor, ranked.get(survivor, [])
+    ranking = await rank_customers(conn, settings, [profile_id], now, market=market)
+    survivor = ranking.survivor_of[profile_id]
+    return survivor, ranking.ranked.get(survivor, [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,19 +226,6 @@ async def served_offers(
         async with db.transaction() as conn:
             await stale.ask(conn, [survivor])
     return Served(survivor, offers_json(ranking.ranked.get(survivor, [])), stored=False)
-
-
-async def offers_for_many(
-    conn: AsyncConnection,
-    settings: RecommenderSettings,
-    profile_ids: Sequence[uuid.UUID],
-    now: datetime | None = None,
-    *,
-    market: MarketReads | None = None,
-) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, list[Offer]]]:
-    """(requested id → survivor, survivor → ranked offers); see `rank_customers`."""
-    ranking = await rank_customers(conn, settings, profile_ids, now, market=market)
-    return ranking.survivor_of, ranking.ranked
 
 
 @dataclass(frozen=True, slots=True)

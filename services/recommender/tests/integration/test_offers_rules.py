@@ -90,11 +90,16 @@ pytestmark = pytest.mark.integration
 SETTINGS = RecommenderSettings(abandoned_cart_minutes=0)
 
 
+async def drain(db: Database, settings: RecommenderSettings = SETTINGS) -> None:
+    """What the re-ranker does beside the service: every customer a fold marked ranked."""
+    while await rerank_stale(db, settings):
+        pass
+
+
 async def ranked(db: Database, profile_id: uuid.UUID) -> list[Offer]:
     """The offers as GET offers serves them: the re-ranker has ranked every customer a fold
     marked and stored the ranking, which must be what ranking the customer now gives."""
-    while await rerank_stale(db, SETTINGS):
-        pass
+    await drain(db)
     now = now_utc()
     served = await served_offers(db, SETTINGS, profile_id, now)
     async with db.connection() as conn:

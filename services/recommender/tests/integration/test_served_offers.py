@@ -15,11 +15,10 @@ from rapport_events.changes import Erased, Merged
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent, now_utc
 from rapport_recommender.handlers import fold, served_offers
-from rapport_recommender.rerank import rerank_stale
-from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import stale
 from services.recommender.tests.integration.test_offers_rules import (
     SETTINGS,
+    drain,
     email_hash,
     event,
     identified,
@@ -30,11 +29,6 @@ from services.recommender.tests.integration.test_offers_rules import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-async def drain(db: Database, settings: RecommenderSettings = SETTINGS) -> None:
-    while await rerank_stale(db, settings):
-        pass
 
 
 async def stored_ids(db: Database, *pids: uuid.UUID) -> set[uuid.UUID]:

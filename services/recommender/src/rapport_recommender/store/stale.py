@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Uuid
 
@@ -29,17 +29,20 @@ def _ids(name: str, ids: Sequence[uuid.UUID]) -> object:
     return bindparam(name, value=list(ids), type_=ARRAY(Uuid))
 
 
+def _marks(ids: Sequence[uuid.UUID]) -> Insert:
+    return insert(stale_offers).from_select(
+        ["profile_id"], select(func.unnest(_ids("ids", ids)).label("profile_id"))
+    )
+
+
 async def mark(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
     """These customers' offers must be ranked again (inside the fold's own transaction)."""
     ids = sorted(set(profile_ids))  # one lock order for every writer
-    if not ids:
-        return
-    stmt = insert(stale_offers).from_select(
-        ["profile_id"], select(func.unnest(_ids("ids", ids)).label("profile_id"))
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(index_elements=[q.profile_id], set_={"claimed_until": None})
-    )
+    if ids:
+        stmt = _marks(ids).on_conflict_do_update(
+            index_elements=[q.profile_id], set_={"claimed_until": None}
+        )
+        await conn.execute(stmt)
 
 
 async def ask(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
@@ -47,10 +50,7 @@ async def ask(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
     `mark`, a mark already there (maybe claimed) is left as it is: nothing new was folded."""
     ids = sorted(set(profile_ids))
     if ids:
-        stmt = insert(stale_offers).from_select(
-            ["profile_id"], select(func.unnest(_ids("ids", ids)).label("profile_id"))
-        )
-        await conn.execute(stmt.on_conflict_do_nothing(index_elements=[q.profile_id]))
+        await conn.execute(_marks(ids).on_conflict_do_nothing(index_elements=[q.profile_id]))
 
 
 async def queue_due(conn: AsyncConnection, now: datetime, limit: int) -> int:
