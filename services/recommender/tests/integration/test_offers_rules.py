@@ -121,6 +121,24 @@ def as_offer(served: dict[str, Any]) -> Offer:
     )
 
 
+def email_consent(email: str) -> TouchpointEvent:
+    return event(
+        email,
+        "consent_updated",
+        {"purpose": "marketing", "channel": "email", "granted": True},
+        ago=timedelta(hours=2),
+    )
+
+
+def cart(email: str, sku: str, ago: timedelta) -> TouchpointEvent:
+    return event(
+        email,
+        "cart_updated",
+        {"cart_id": sku, "items": [{"sku": sku, "quantity": 1, "price": 3}]},
+        ago=ago,
+    )
+
+
 def tag() -> str:
     return uuid.uuid4().hex[:6]
 
@@ -259,21 +277,9 @@ async def test_open_complaint_puts_service_recovery_first_and_stops_sales(
 async def test_abandoned_cart_goes_by_email_until_unsubscribed(fresh_db: Database) -> None:
     t = tag()
     email, pid = new_customer()
-    consent = event(
-        email,
-        "consent_updated",
-        {"purpose": "marketing", "channel": "email", "granted": True},
-        ago=timedelta(hours=2),
-    )
-    cart = event(
-        email,
-        "cart_updated",
-        {"cart_id": t, "items": [{"sku": f"{t}-MUG", "quantity": 1, "price": 3}]},
-        ago=timedelta(hours=1),
-    )
-    await fold(fresh_db, SETTINGS, [consent], [identified(pid, email)])
+    await fold(fresh_db, SETTINGS, [email_consent(email)], [identified(pid, email)])
     assert all(o.kind != "abandoned_cart" for o in await ranked(fresh_db, pid))
-    await fold(fresh_db, SETTINGS, [cart], [])
+    await fold(fresh_db, SETTINGS, [cart(email, f"{t}-MUG", timedelta(hours=1))], [])
     offers = await ranked(fresh_db, pid)
     assert offers[0].kind == "abandoned_cart"
     assert offers[0].items == (f"{t}-MUG",)

@@ -13,12 +13,14 @@ from sqlalchemy import text
 
 from rapport_events.changes import Erased, Merged
 from rapport_events.db import Database
-from rapport_events.envelope import TouchpointEvent, now_utc
+from rapport_events.envelope import now_utc
 from rapport_recommender.handlers import fold, served_offers
 from rapport_recommender.store import stale
 from services.recommender.tests.integration.test_offers_rules import (
     SETTINGS,
+    cart,
     drain,
+    email_consent,
     email_hash,
     event,
     identified,
@@ -48,30 +50,15 @@ async def marked(db: Database, pid: uuid.UUID) -> bool:
     return bool(found)
 
 
-def cart(email: str, sku: str, ago: timedelta) -> TouchpointEvent:
-    return event(
-        email,
-        "cart_updated",
-        {"cart_id": sku, "items": [{"sku": sku, "quantity": 1, "price": 3}]},
-        ago=ago,
-    )
-
-
 async def test_a_fold_makes_get_rank_live_until_the_reranker_stored_the_new_ranking(
     fresh_db: Database,
 ) -> None:
     t = tag()
     email, pid = new_customer()
-    consent = event(
-        email,
-        "consent_updated",
-        {"purpose": "marketing", "channel": "email", "granted": True},
-        ago=timedelta(hours=2),
-    )
     await fold(
         fresh_db,
         SETTINGS,
-        [consent, cart(email, f"{t}-MUG", timedelta(hours=1))],
+        [email_consent(email), cart(email, f"{t}-MUG", timedelta(hours=1))],
         [identified(pid, email)],
     )
     await drain(fresh_db)
