@@ -28,6 +28,7 @@ from types import TracebackType
 import asyncpg
 import httpx
 import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from rapport_events.auth import Scope, hash_key, new_key
@@ -316,6 +317,25 @@ class Stack:
 
     def url(self, name: str) -> str:
         return self.current(name).base_url
+
+    async def lag(self, name: str) -> int:
+        """Touchpoint records service `name`'s consumer group has not committed yet."""
+        topic = self.kafka.topics.touchpoints
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka_bootstrap)
+        reader = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka_bootstrap)
+        await admin.start()
+        await reader.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(f"{self.namespace}{name}")
+            ends = await reader.end_offsets(
+                [TopicPartition(topic, p) for p in range(self.partitions)]
+            )
+            return sum(
+                end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
+            )
+        finally:
+            await reader.stop()
+            await admin.close()
 
     async def close(self) -> None:
         await asyncio.gather(*(process.terminate() for process in self.processes))
