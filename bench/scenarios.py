@@ -447,15 +447,15 @@ CATCH_UP_BOUND_S = 300.0
 BACKGROUND_RATE = 1000
 
 
-async def catch_up(bench: Bench, say: Progress) -> str:
-    """Wait (bounded) until the profile and recommender consumers have committed everything on
-    the touchpoint topic; what happened, for the notes."""
+async def catch_up(bench: Bench, say: Progress, services: tuple[str, ...]) -> str:
+    """Wait (bounded) until the services' consumers have committed everything on the touchpoint
+    topic; what happened, for the notes."""
     began = time.perf_counter()
     while True:
-        lags = {name: await bench.stack.lag(name) for name in ("profile", "recommender")}
+        lags = {name: await bench.stack.lag(name) for name in services}
         waited = time.perf_counter() - began
         if not any(lags.values()):
-            return f"profile and recommender caught up ({waited:.0f} s) before measuring"
+            return f"{' and '.join(services)} caught up ({waited:.0f} s) before measuring"
         if waited > CATCH_UP_BOUND_S:
             return f"measured while still behind after {waited:.0f} s: " + ", ".join(
                 f"{name} lag {lag:,}" for name, lag in lags.items()
@@ -464,14 +464,14 @@ async def catch_up(bench: Bench, say: Progress) -> str:
         await asyncio.sleep(1)
 
 
-async def warm_up(bench: Bench, say: Progress) -> str:
+async def warm_up(bench: Bench, say: Progress, services: tuple[str, ...]) -> str:
     """A short history on the touchpoint topic, folded by both consumers before any latency is
     measured: a deployed system is caught up, not replaying a backlog."""
     factory = EventFactory(bench.seed + 5, WARM_CUSTOMERS)
     say(f"preloading {WARM_EVENTS:,} events for {WARM_CUSTOMERS:,} customers")
     records = await asyncio.to_thread(wire_events, factory, WARM_EVENTS)
     await produce_all(bench, bench.stack.kafka.topics.touchpoints, records)
-    caught = await catch_up(bench, say)
+    caught = await catch_up(bench, say, services)
     return f"warmed with {WARM_EVENTS:,} events for {WARM_CUSTOMERS:,} customers; {caught}"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -91,6 +92,7 @@ class ConsumerLoop(Generic[T]):
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._positions: dict[TopicPartition, int] = {}
+        self._committing: asyncio.Task[None] | None = None
         self.handled = 0
 
     def stop(self) -> None:
@@ -142,6 +144,8 @@ class ConsumerLoop(Generic[T]):
                     await self._process(consumer, polled)
                 LAG.labels(self._group_id).set(await self.lag() or 0)
         finally:
+            with suppress(KafkaError):  # not committed: redelivered, and ignored, on restart
+                await self._settle_commit()
             self._consumer = None
             await consumer.stop()
             log.info("consumer_stopped", group=self._group_id, handled=self.handled)
@@ -193,16 +197,39 @@ class ConsumerLoop(Generic[T]):
                 if rejected:
                     await self._dead_letter([(raw[id(item)], reason) for item, reason in rejected])
             offsets = {tp: records[-1].offset + 1 for tp, records in polled.items()}
-            try:
-                await consumer.commit(offsets)
-            except CommitFailedError:
-                # The group rebalanced under us: the new owner gets these records again and
-                # the idempotent handler ignores what was already applied.
-                log.warning("commit_failed_rebalance", group=self._group_id)
-                return
-            self._positions.update(offsets)
-            self.handled += len(batch)
-            RECORDS.labels(self._group_id, "handled").inc(len(batch) - len(rejected or []))
+            # The batch is applied; its offsets commit while the next batch is fetched and
+            # folded (a commit is a broker round trip, ~8 ms measured under load, that every
+            # event behind it would otherwise wait out). One commit in flight at a time keeps
+            # them in order; a crash before it lands redelivers what the handler already
+            # applied, which it ignores.
+            await self._settle_commit()
+            self._committing = asyncio.create_task(
+                self._commit(consumer, offsets, len(batch), len(batch) - len(rejected or []))
+            )
+
+    async def _commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        offsets: dict[TopicPartition, int],
+        delivered: int,
+        handled: int,
+    ) -> None:
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced under us: the new owner gets these records again and the
+            # idempotent handler ignores what was already applied.
+            log.warning("commit_failed_rebalance", group=self._group_id)
+            return
+        self._positions.update(offsets)
+        self.handled += delivered
+        RECORDS.labels(self._group_id, "handled").inc(handled)
+
+    async def _settle_commit(self) -> None:
+        """Wait for the commit in flight, if any."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            await committing
 
     async def _handle(self, batch: list[Delivered[T]]) -> list[tuple[Delivered[T], str]] | None:
         """Apply the batch; return the records rejected as poison, or None if stopped."""
