@@ -33,6 +33,12 @@ class KafkaSettings(BaseSettings):
     # backlog was folded: measured +18-24 MB of RSS against +12-13 MB at 256 KiB, and 256 KiB
     # still holds thousands of events per partition, more than a batch takes.
     max_partition_fetch_bytes: int = 256 * 1024
+    # How long the broker holds a consumer's fetch open when there is nothing new. aiokafka
+    # re-fetches a partition only once its buffered records are taken, so a record arriving
+    # while a batch is folded can wait for a fetch held open on the other partitions (200 ms
+    # before): freshness p50 65 -> 58 ms at 1,000 ev/s. Short waits cost only empty fetches
+    # on an idle stream.
+    fetch_max_wait_ms: int = 20
     partitions: int = Field(12, description="partitions of topics the services create")
     replication_factor: int = 1
     # How the clients authenticate: PLAINTEXT locally; SASL_SSL with SCRAM against the Strimzi

@@ -129,7 +129,7 @@ class ConsumerLoop(Generic[T]):
             max_poll_records=self._max_batch,
             # A batch may wait out a database outage before it commits.
             max_poll_interval_ms=600_000,
-            fetch_max_wait_ms=self._poll_timeout_ms,
+            fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
             max_partition_fetch_bytes=self._settings.max_partition_fetch_bytes,
         )
         await self._start_with_retry(consumer)
