@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from rapport_events.codec import decode_event
-from rapport_events.db import is_transient
+from rapport_events.db import Database, is_transient
 from rapport_events.envelope import TouchpointEvent
 from rapport_events.kafka.consumer import ConsumerLoop, Delivered
 from rapport_events.kafka.producer import Publisher
@@ -29,6 +29,27 @@ async def connected(publisher: Publisher) -> AsyncIterator[None]:
         with suppress(asyncio.CancelledError):
             await connecting
         await publisher.stop()
+
+
+@asynccontextmanager
+async def reading(db: Database) -> AsyncIterator[None]:
+    """Open the database's `reader()` pool whole in the background (see `open_reads`): a
+    database still down at start-up must not hold the process back (the first read then opens
+    it)."""
+    opening = asyncio.create_task(db.open_reads())
+    opening.add_done_callback(_reads_opened)
+    try:
+        yield
+    finally:
+        opening.cancel()
+        with suppress(asyncio.CancelledError):
+            await opening
+
+
+def _reads_opened(opening: asyncio.Task[object]) -> None:
+    if not opening.cancelled() and (error := opening.exception()) is not None:
+        # Retrieved here, so asyncio does not report it as never retrieved.
+        log.warning("read_pool_not_opened", error=type(error).__name__)
 
 
 @asynccontextmanager

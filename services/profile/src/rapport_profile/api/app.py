@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from rapport_events.db import Database
 from rapport_events.kafka import Publisher
 from rapport_events.observability import get_logger
-from rapport_events.runtime import connected, consuming
+from rapport_events.runtime import connected, consuming, reading
 from rapport_events.service import create_app
 from rapport_profile.api import customers
 from rapport_profile.api.errors import install_database_errors
@@ -90,12 +90,6 @@ async def scheduled(
                 await task
 
 
-def _reads_opened(opening: asyncio.Task[object]) -> None:
-    if not opening.cancelled() and (error := opening.exception()) is not None:
-        # Retrieved here, so asyncio does not report it as never retrieved.
-        log.warning("read_pool_not_opened", error=type(error).__name__)
-
-
 def build_app(settings: ProfileSettings | None = None) -> FastAPI:
     settings = settings or ProfileSettings()
     db = Database(settings.database, reads_init=reads.warm)
@@ -107,11 +101,8 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The read pool opens whole in the background: a database still down at start-up
-        # must not hold the process back (the first read then opens it).
-        opening = asyncio.create_task(db.open_reads())
-        opening.add_done_callback(_reads_opened)
         async with (
+            reading(db),
             connected(publisher),
             consuming(consumer),
             scheduled(db, publisher, settings, cache),
@@ -121,9 +112,6 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
             # (a tenth of a card read's CPU in profiles).
             gc.freeze()
             yield
-        opening.cancel()
-        with suppress(asyncio.CancelledError):
-            await opening
         await db.dispose()
 
     async def consumer_state() -> dict[str, Any]:
