@@ -214,8 +214,8 @@ async def served_offers(
     fold or change has marked them since, and time alone has not changed it: see
     domain.freshness); otherwise ranked live now and the re-ranker asked to store a ranking."""
     now = now or now_utc()
-    async with db.connection() as conn:
-        held = await ranked_store.held(conn, profile_id)
+    async with db.reader() as reader:
+        held = await ranked_store.held(reader, profile_id)
     stored = held.serves(now)
     if stored is not None:
         return Served(held.survivor, decode_json(stored), stored=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,19 +10,21 @@ from fastapi import FastAPI
 
 from rapport_events.db import Database
 from rapport_events.kafka import Publisher
-from rapport_events.runtime import connected, consuming
+from rapport_events.runtime import connected, consuming, reading
 from rapport_events.service import create_app
 from rapport_recommender.api import offers
+from rapport_recommender.api.hot import install_hot_offers
 from rapport_recommender.background import Worker, working
 from rapport_recommender.consumer import build_consumer
 from rapport_recommender.rerank import rerank_and_publish
 from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store import ranked
 from rapport_recommender.store.reads import MarketReads
 
 
 def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     settings = settings or RecommenderSettings()
-    db = Database(settings.database)
+    db = Database(settings.database, reads_init=ranked.warm)
     publisher = Publisher(settings.kafka)
     # The background workers run beside the fold, woken by each batch it commits; or in
     # processes of their own (`work`), where they look for work every rerank_poll_seconds.
@@ -48,7 +51,9 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Stopped in reverse: the consumer's last batch first, then the work it woke.
-        async with connected(publisher), working(workers), consuming(consumer):
+        async with reading(db), connected(publisher), working(workers), consuming(consumer):
+            # What is loaded by now lives as long as the process: out of the collector's sight.
+            gc.freeze()
             yield
         await db.dispose()
 
@@ -68,4 +73,5 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     app.state.consumer = consumer
     app.state.workers = workers
     app.include_router(offers.router)
+    install_hot_offers(app)
     return app

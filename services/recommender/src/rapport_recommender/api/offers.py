@@ -6,16 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from rapport_events.codec import encode_json
 from rapport_events.db import is_transient
-from rapport_recommender.api.deps import DB, Reader
+from rapport_recommender.api.deps import Reader
 from rapport_recommender.handlers import served_offers
 from rapport_recommender.settings import RecommenderSettings
 
 router = APIRouter(prefix="/v1/customers", tags=["offers"])
+OFFERS_PATH = "/v1/customers/{profile_id}/offers"
+DEFAULT_OFFERS = 5
+MOST_OFFERS = 50
 
 
 class Offer(BaseModel):
@@ -45,13 +48,17 @@ class Offers(BaseModel):
 async def offers(
     profile_id: uuid.UUID,
     _: Reader,
-    db: DB,
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+    limit: Annotated[int, Query(ge=1, le=MOST_OFFERS)] = DEFAULT_OFFERS,
 ) -> Response:
-    settings: RecommenderSettings = request.app.state.settings
+    return await offers_response(request.app, profile_id, limit)
+
+
+async def offers_response(app: FastAPI, profile_id: uuid.UUID, limit: int) -> Response:
+    """The answer of GET offers (the route's and the hot path's, api/hot.py)."""
+    settings: RecommenderSettings = app.state.settings
     try:
-        served = await served_offers(db, settings, profile_id, market=request.app.state.market)
+        served = await served_offers(app.state.db, settings, profile_id, market=app.state.market)
     except Exception as error:
         if is_transient(error):
             raise HTTPException(

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select, update
+import asyncpg
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import Uuid
 
-from rapport_recommender.store.tables import profile_links, ranked_offers, stale_offers
+from rapport_recommender.store.tables import ranked_offers
 
 r = ranked_offers.c
 
@@ -47,30 +47,26 @@ class Held:
         return self.offers if now < self.valid_until else None
 
 
-async def held(conn: AsyncConnection, profile_id: uuid.UUID) -> Held:
+# By any id of a customer: its survivor (itself unless merged away), the survivor's ranking and
+# whether it is marked stale. Raw SQL on a `Database.reader()` connection: GET offers' one read.
+HELD = """
+SELECT s.id AS survivor, r.offers, r.valid_until, st.profile_id IS NOT NULL AS stale
+FROM (SELECT coalesce((SELECT survivor_id FROM profile_links WHERE profile_id = $1), $1) AS id) s
+LEFT JOIN ranked_offers r ON r.profile_id = s.id
+LEFT JOIN stale_offers st ON st.profile_id = s.id
+"""
+
+
+async def held(conn: asyncpg.Connection, profile_id: uuid.UUID) -> Held:
     """One query: the survivor of any id of a customer, its ranking and whether it is stale."""
-    requested = bindparam("pid", value=profile_id, type_=Uuid)
-    link = (
-        select(profile_links.c.survivor_id)
-        .where(profile_links.c.profile_id == requested)
-        .scalar_subquery()
-    )
-    survivor = select(func.coalesce(link, requested).label("id")).subquery("survivor")
-    row = (
-        await conn.execute(
-            select(
-                survivor.c.id,
-                r.offers,
-                r.valid_until,
-                stale_offers.c.profile_id.is_not(None).label("stale"),
-            ).select_from(
-                survivor.outerjoin(ranked_offers, r.profile_id == survivor.c.id).outerjoin(
-                    stale_offers, stale_offers.c.profile_id == survivor.c.id
-                )
-            )
-        )
-    ).one()
-    return Held(row.id, row.offers, row.valid_until, bool(row.stale))
+    row = await conn.fetchrow(HELD, profile_id)
+    return Held(row["survivor"], row["offers"], row["valid_until"], row["stale"])
+
+
+async def warm(conn: asyncpg.Connection) -> None:
+    """Prepare the hot read once on a new pooled connection (`Database(reads_init=...)`), so
+    that no request pays a fresh backend's planning and catalog loads."""
+    await held(conn, uuid.UUID(int=0))
 
 
 async def save(conn: AsyncConnection, rankings: Iterable[Ranking]) -> None:
