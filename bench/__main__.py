@@ -37,7 +37,7 @@ Say = Callable[[str], Callable[[str], None]]
 
 
 async def latency_scenarios(bench: Bench, only: set[str], step: Step, say: Say) -> None:
-    """Freshness, then event → offer, on one warmed stack that has caught up."""
+    """Freshness, then event → offer and GET offers, on one warmed stack that has caught up."""
     stack = bench.stack
     say("stack")("starting ingest and profile")
     await stack.start("ingest")
@@ -61,6 +61,7 @@ async def latency_scenarios(bench: Bench, only: set[str], step: Step, say: Say) 
                 f"{warmed}; {caught}", scenarios.offer_change(bench, say("offers"))
             ),
         )
+        await step("offers GET", scenarios.offer_reads(bench, say("offers GET")))
 
 
 async def run(args: argparse.Namespace, console: Console) -> list[Result]:
