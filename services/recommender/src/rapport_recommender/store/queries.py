@@ -335,11 +335,20 @@ async def profiles_of_subjects(
     return {row.identifier_hash: row.profile_id for row in rows}
 
 
-async def survivor_of(conn: AsyncConnection, profile_id: uuid.UUID) -> uuid.UUID:
-    found = await conn.scalar(
-        select(profile_links.c.survivor_id).where(profile_links.c.profile_id == profile_id)
+async def survivors_of(
+    conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Each id's survivor (itself unless merged away)."""
+    wanted = sorted(set(profile_ids))
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
+            profile_links.c.profile_id.in_(wanted)
+        )
     )
-    return found or profile_id
+    linked = {row.profile_id: row.survivor_id for row in rows}
+    return {pid: linked.get(pid, pid) for pid in wanted}
 
 
 async def subjects_of(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -> list[str]:
@@ -349,13 +358,14 @@ async def subjects_of(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -
     return sorted(rows.scalars())
 
 
-async def is_erased(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> bool:
-    found = await conn.scalar(
-        select(func.count())
-        .select_from(erased_profiles)
-        .where(erased_profiles.c.profile_id.in_(list(profile_ids)))
+async def erased_among(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    wanted = sorted(set(profile_ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(
+        select(erased_profiles.c.profile_id).where(erased_profiles.c.profile_id.in_(wanted))
     )
-    return bool(found)
+    return set(rows.scalars())
 
 
 async def link_identifiers(
@@ -400,13 +410,15 @@ async def merge_profiles(
     await conn.execute(delete(best_offers).where(best_offers.c.profile_id.in_(gone)))
 
 
-async def upsert_card(conn: AsyncConnection, row: Row) -> None:
-    """Newer versions win; a redelivered or older change is a no-op."""
-    stmt = insert(cards).values(row)
+async def upsert_cards(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    """Newer versions win; a redelivered or older change is a no-op. One row per profile."""
+    if not rows:
+        return
+    stmt = insert(cards).values(sorted(rows, key=lambda row: row["profile_id"]))
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[cards.c.profile_id],
-            set_={key: stmt.excluded[key] for key in row if key != "profile_id"},
+            set_={key: stmt.excluded[key] for key in rows[0] if key != "profile_id"},
             where=stmt.excluded.version >= cards.c.version,
         )
     )
