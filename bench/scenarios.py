@@ -708,6 +708,10 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
                     await asyncio.sleep(0.1)
                 latencies = sorted(x for x in await asyncio.gather(*probes) if x is not None)
                 load = await background
+            behind = await bench.stack.lag("recommender")
+            waiting = await read_only_query(
+                bench.stack.databases["recommender"], "SELECT count(*) FROM stale_offers"
+            )
     finally:
         await watch.stop()
     bench.remember_rss(usage)
@@ -715,6 +719,10 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
     result.notes.append(
         f"background load completed {load['operations']} posts, statuses {load['statuses']}, "
         f"client errors {load['errors']}"
+    )
+    result.notes.append(
+        f"when the probes ended: the recommender's consumer {behind:,} events behind, "
+        f"{waiting[0][0]:,} customers waiting to be ranked again"
     )
     reference = await kafka_round_trip(bench, 100, 5)
     result.notes.append(
