@@ -395,17 +395,7 @@ async def profile_reads(
             await api.terminate()
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             await drop_database(bench.stack.infra.database_url, url)
-    result.figures += [
-        Figure(f"p50 at {READ_RATE} req/s", at_rate["p50_ms"], "ms", reference[0], "SELECT 1 p50"),
-        Figure(f"p99 at {READ_RATE} req/s", at_rate["p99_ms"], "ms", reference[1], "SELECT 1 p99"),
-        Figure(
-            "most reads/s (closed loop, 32 in flight)",
-            most["reads"]["ops_per_s"],
-            "req/s",
-            most["healthz"]["ops_per_s"],
-            "/healthz req/s, same process",
-        ),
-    ]
+    result.figures += served_figures(READ_RATE, at_rate, reference, "reads", most)
     result.notes.append(
         f"at {READ_RATE}/s: statuses {at_rate['statuses']}, client errors {at_rate['errors']}; "
         f"closed loop: statuses {most['reads']['statuses']}, p99 {most['reads']['p99_ms']:.1f} ms"
@@ -415,6 +405,28 @@ async def profile_reads(
     )
     result.verdict = "met" if at_rate["p99_ms"] < 10 and not at_rate["errors"] else "not met"
     return result
+
+
+def served_figures(
+    rate: float,
+    at_rate: dict[str, Any],
+    reference: tuple[float, float],
+    what: str,
+    most: dict[str, dict[str, Any]],
+) -> list[Figure]:
+    """An API's read figures: p50/p99 at `rate` beside SELECT 1's, and the most it served
+    (`most[what]`) beside its own /healthz (`most["healthz"]`), closed loop."""
+    return [
+        Figure(f"p50 at {rate} req/s", at_rate["p50_ms"], "ms", reference[0], "SELECT 1 p50"),
+        Figure(f"p99 at {rate} req/s", at_rate["p99_ms"], "ms", reference[1], "SELECT 1 p99"),
+        Figure(
+            f"most {what}/s (closed loop, 32 in flight)",
+            most[what]["ops_per_s"],
+            "req/s",
+            most["healthz"]["ops_per_s"],
+            "/healthz req/s, same process",
+        ),
+    ]
 
 
 async def select_one(bench: Bench, rate: float) -> tuple[float, float]:
@@ -858,30 +870,16 @@ async def offer_reads(bench: Bench, say: Progress) -> Result:
     most = {
         label: await bench.load({**common, "mode": "closed", "concurrency": 32, "operations": ops})
         for label, ops in (
-            ("offers", operations),
+            ("GETs", operations),
             ("healthz", [[{"method": "GET", "url": f"{base}/healthz"}]]),
         )
     }
     reference = await select_one(bench, rate=OFFER_READ_RATE)
-    result.figures += [
-        Figure(
-            f"p50 at {OFFER_READ_RATE} req/s", at_rate["p50_ms"], "ms", reference[0], "SELECT 1 p50"
-        ),
-        Figure(
-            f"p99 at {OFFER_READ_RATE} req/s", at_rate["p99_ms"], "ms", reference[1], "SELECT 1 p99"
-        ),
-        Figure(
-            "most GETs/s (closed loop, 32 in flight)",
-            most["offers"]["ops_per_s"],
-            "req/s",
-            most["healthz"]["ops_per_s"],
-            "/healthz req/s, same process",
-        ),
-    ]
+    result.figures += served_figures(OFFER_READ_RATE, at_rate, reference, "GETs", most)
     result.notes.append(
         f"{len(ranked):,} customers ranked by the running service (the warm-up's and the "
         f"scenarios' customers); at {OFFER_READ_RATE}/s: statuses {at_rate['statuses']}, "
-        f"client errors {at_rate['errors']}; closed loop: statuses {most['offers']['statuses']}"
+        f"client errors {at_rate['errors']}; closed loop: statuses {most['GETs']['statuses']}"
     )
     result.notes.append(
         "the recommender's serve process (API, consumer and re-ranker) with the stream idle"

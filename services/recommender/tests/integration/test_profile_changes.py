@@ -20,6 +20,7 @@ from services.recommender.tests.integration.test_offers_rules import (
     identified,
     new_customer,
 )
+from services.recommender.tests.integration.test_served_offers import marked
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +35,7 @@ async def _cards(db: Database, *pids: uuid.UUID) -> dict[uuid.UUID, tuple[int, s
 
 
 async def _marked(db: Database, *pids: uuid.UUID) -> set[uuid.UUID]:
-    async with db.connection() as conn:
-        rows = await conn.execute(
-            text("SELECT profile_id FROM stale_offers WHERE profile_id = ANY(:p)"),
-            {"p": list(pids)},
-        )
-        return set(rows.scalars())
+    return {pid for pid in pids if await marked(db, pid)}
 
 
 async def test_a_batch_of_changes_applies_in_order(fresh_db: Database) -> None:
