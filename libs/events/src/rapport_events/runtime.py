@@ -13,6 +13,7 @@ from rapport_events.envelope import TouchpointEvent
 from rapport_events.kafka.consumer import ConsumerLoop, Delivered
 from rapport_events.kafka.producer import Publisher
 from rapport_events.observability import get_logger
+from rapport_events.service import stop_failed_process
 from rapport_events.settings import KafkaSettings
 
 log = get_logger(__name__)
@@ -61,16 +62,24 @@ async def consuming(
         yield
         return
     task = asyncio.create_task(loop.run())
+    task.add_done_callback(_consumer_ended)
     try:
         yield
     finally:
         loop.stop()
-        try:
-            await asyncio.wait_for(task, grace_seconds)
-        except TimeoutError:
-            log.error("consumer_stop_timeout", grace_seconds=grace_seconds)
-        except Exception as error:
-            log.error("consumer_crashed", error=repr(error))
+        with suppress(Exception):  # a crash was reported when it happened
+            try:
+                await asyncio.wait_for(task, grace_seconds)
+            except TimeoutError:
+                log.error("consumer_stop_timeout", grace_seconds=grace_seconds)
+
+
+def _consumer_ended(task: asyncio.Task[None]) -> None:
+    """A loop that ends with an error is not coming back: say so now, not at shutdown, and
+    stop the process (see `stop_failed_process`)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("consumer_crashed", error=type(error).__name__)
+        stop_failed_process()
 
 
 def touchpoint_consumer(

@@ -108,9 +108,26 @@ def install_shortcut(app: FastAPI, shortcut: Shortcut) -> None:
     app.user_middleware.append(Middleware(_Shortcuts, shortcut=shortcut))
 
 
+class _Process:
+    """The uvicorn server this process runs under `serve`, and whether a part of it failed."""
+
+    server: uvicorn.Server | None = None
+    failed = False
+
+
+def stop_failed_process() -> None:
+    """A part the service cannot work without (its consumer) has stopped for good: under
+    `serve`, shut down as on SIGTERM and exit with status 1, so that the orchestrator starts a
+    fresh process (which resumes from the committed offsets) instead of keeping one that
+    answers HTTP but no longer folds. An app run otherwise (tests) is left to its host."""
+    if _Process.server is not None:
+        _Process.failed = True
+        _Process.server.should_exit = True
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging(settings.log_level, json=settings.log_json)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -121,3 +138,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_graceful_shutdown=25,
         proxy_headers=False,
     )
+    _Process.server = uvicorn.Server(config)
+    _Process.server.run()
+    if _Process.failed:
+        raise SystemExit(1)

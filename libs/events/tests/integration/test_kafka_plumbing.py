@@ -254,3 +254,55 @@ async def test_stop_lets_the_batch_in_hand_finish_and_commit(
     await asyncio.wait_for(task, 20)
     assert finished, "the batch in hand was finished before stopping"
     assert await committed(settings, group, settings.topics.touchpoints) == sum(finished)
+
+
+async def test_a_member_that_loses_partitions_while_folding_goes_on(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    """A second member joins while the first folds a batch from every partition: the group
+    rebalances and some of those partitions are now the newcomer's. The first member must not
+    commit them (the broker client refuses: once, that ended its loop for good, and the
+    process went on answering HTTP without folding) and must go on with the partitions it
+    kept; every event is handled."""
+    group = f"group-{uuid.uuid4().hex[:6]}"
+    before = [page_view(n) for n in range(40)]  # keys spread over the 4 partitions
+    await publish(publisher, settings.topics.touchpoints, before)
+    handled: dict[str, set[uuid.UUID]] = {"first": set(), "second": set()}
+    first_folding, newcomer_folded = asyncio.Event(), asyncio.Event()
+
+    def member(name: str) -> Callable[[Sequence[Delivered[TouchpointEvent]]], Awaitable[None]]:
+        async def handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+            if name == "first" and not handled["first"]:
+                # The batch in hand outlives the rebalance that hands partitions on.
+                first_folding.set()
+                await asyncio.wait_for(newcomer_folded.wait(), 60)
+            handled[name].update(item.value.event_id for item in batch)
+            if name == "second":
+                newcomer_folded.set()
+
+        return handler
+
+    first = loop_over(settings, member("first"), publisher, group)
+    second = loop_over(settings, member("second"), publisher, group)
+    first_task = asyncio.create_task(first.run())
+    try:
+        await asyncio.wait_for(first_folding.wait(), 30)
+        second_task = asyncio.create_task(second.run())
+        try:
+            await asyncio.wait_for(newcomer_folded.wait(), 60)
+            after = [page_view(n) for n in range(100, 140)]
+            await publish(publisher, settings.topics.touchpoints, after)
+            wanted = {event.event_id for event in before + after}
+            deadline = time.monotonic() + 30
+            while not wanted <= handled["first"] | handled["second"]:
+                assert not first_task.done(), f"the first member stopped: {first_task!r}"
+                assert time.monotonic() < deadline, "events were left unhandled"
+                await asyncio.sleep(0.1)
+            assert not first_task.done()
+            assert {e.event_id for e in after} & handled["first"], "the first member kept none"
+        finally:
+            second.stop()
+            await asyncio.wait_for(second_task, 20)
+    finally:
+        first.stop()
+        await asyncio.wait_for(first_task, 20)

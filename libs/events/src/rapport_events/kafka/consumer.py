@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
 from rapport_events.kafka.admin import ensure_topics
@@ -214,14 +214,23 @@ class ConsumerLoop(Generic[T]):
         delivered: int,
         handled: int,
     ) -> None:
+        # The group may have rebalanced while the batch was folded: a partition given to
+        # another member is theirs to commit (they get its records again, and the idempotent
+        # handler ignores what was already applied). Committing it here would be refused.
+        kept = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
         try:
-            await consumer.commit(offsets)
-        except CommitFailedError:
-            # The group rebalanced under us: the new owner gets these records again and the
-            # idempotent handler ignores what was already applied.
-            log.warning("commit_failed_rebalance", group=self._group_id)
+            if kept:
+                await consumer.commit(kept)
+        except (CommitFailedError, IllegalStateError) as error:
+            # Rebalanced between the check and the commit, or still rebalancing: the same
+            # redelivery makes up for it.
+            log.warning("commit_failed_rebalance", group=self._group_id, error=type(error).__name__)
             return
-        self._positions.update(offsets)
+        if len(kept) < len(offsets):
+            log.warning(
+                "commit_skipped_revoked", group=self._group_id, partitions=len(offsets) - len(kept)
+            )
+        self._positions.update(kept)
         self.handled += delivered
         RECORDS.labels(self._group_id, "handled").inc(handled)
 
