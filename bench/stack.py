@@ -205,6 +205,8 @@ class Stack:
     keys: list[Key] = field(default_factory=list)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rapport-stack-")))
     databases: dict[str, str] = field(default_factory=dict)
+    retired: list[str] = field(default_factory=list)  # databases replaced by `start_over`
+    generations: dict[str, int] = field(default_factory=dict)
     extra_topics: list[str] = field(default_factory=list)
     processes: list[ServiceProcess] = field(default_factory=list)
 
@@ -241,6 +243,18 @@ class Stack:
         self.extra_topics.append(full)
         return full
 
+    async def start_over(self, name: str) -> None:
+        """A fresh database for service `name` and a consumer group of its own: its next
+        process folds the topic again from the beginning into an empty store."""
+        self.retired.append(self.databases[name])
+        self.databases[name] = await self._create_database(name)
+        self.generations[name] = self.generations.get(name, 0) + 1
+
+    def group(self, name: str) -> str:
+        """The consumer group of service `name`'s processes."""
+        generation = self.generations.get(name, 0)
+        return f"{self.namespace}{name}" + (f"-{generation}" if generation else "")
+
     async def _create_database(self, service: str) -> str:
         db_name = f"{self.label}_{service}_{uuid.uuid4().hex[:8]}".replace("-", "_")
         connection = await asyncpg.connect(asyncpg_dsn(self.infra.database_url))
@@ -272,7 +286,7 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.infra.kafka_bootstrap,
             "KAFKA_TOPIC_NAMESPACE": self.namespace,
             "KAFKA_PARTITIONS": str(self.partitions),
-            "RAPPORT_CONSUMER_GROUP": f"{self.namespace}{name}",
+            "RAPPORT_CONSUMER_GROUP": self.group(name),
         }
         # Let Python cache bytecode: recompiling every module costs each start seconds of CPU.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -326,7 +340,7 @@ class Stack:
         await admin.start()
         await reader.start()
         try:
-            committed = await admin.list_consumer_group_offsets(f"{self.namespace}{name}")
+            committed = await admin.list_consumer_group_offsets(self.group(name))
             ends = await reader.end_offsets(
                 [TopicPartition(topic, p) for p in range(self.partitions)]
             )
@@ -341,7 +355,7 @@ class Stack:
         await asyncio.gather(*(process.terminate() for process in self.processes))
         if os.environ.get("RAPPORT_KEEP_STACK"):
             return
-        for url in self.databases.values():
+        for url in (*self.databases.values(), *self.retired):
             with contextlib.suppress(OSError, asyncpg.PostgresError):
                 await drop_database(self.infra.database_url, url)
         with contextlib.suppress(Exception):
