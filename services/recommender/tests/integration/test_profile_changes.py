@@ -74,3 +74,40 @@ async def test_a_batch_of_changes_applies_in_order(fresh_db: Database) -> None:
     assert cards[kept] == (3, "top")
     assert gone not in cards
     assert await _marked(fresh_db, kept, gone, old, survivor) == {kept, survivor}
+
+
+async def _linked(db: Database, *hashes: str) -> dict[str, uuid.UUID]:
+    async with db.connection() as conn:
+        rows = await conn.execute(
+            text("SELECT identifier_hash, profile_id FROM aliases WHERE identifier_hash = ANY(:h)"),
+            {"h": list(hashes)},
+        )
+        return {row.identifier_hash: row.profile_id for row in rows}
+
+
+async def test_identity_links_of_a_batch_keep_their_order_around_merges(
+    fresh_db: Database,
+) -> None:
+    """Links are written a run at a time: the last link of an identifier in a run wins, and a
+    merge after a link re-points it (the run is written before the merge)."""
+    (email, first), (_, second), (old_email, old) = (new_customer() for _ in range(3))
+    survivor = uuid.uuid4()
+    await fold(
+        fresh_db,
+        SETTINGS,
+        [],
+        [
+            identified(first, email),
+            identified(second, email),  # the same identifier, later: it is second's now
+            identified(old, old_email),
+            Merged(
+                profile_id=survivor,
+                changed_at=NOW,
+                version=1,
+                merged_ids=[old],
+                identifier_hashes=[email_hash(old_email)],
+            ),
+        ],
+    )
+    links = await _linked(fresh_db, email_hash(email), email_hash(old_email))
+    assert links == {email_hash(email): second, email_hash(old_email): survivor}

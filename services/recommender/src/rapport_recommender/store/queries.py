@@ -371,9 +371,14 @@ async def erased_among(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) 
 async def link_identifiers(
     conn: AsyncConnection, profile_id: uuid.UUID, hashes: Iterable[str]
 ) -> None:
-    values = [{"identifier_hash": h, "profile_id": profile_id} for h in sorted(set(hashes))]
-    if not values:
+    await link_many(conn, dict.fromkeys(hashes, profile_id))
+
+
+async def link_many(conn: AsyncConnection, links: Mapping[str, uuid.UUID]) -> None:
+    """Point each identifier hash at its profile (one row per hash; sorted, one lock order)."""
+    if not links:
         return
+    values = [{"identifier_hash": h, "profile_id": links[h]} for h in sorted(links)]
     stmt = insert(aliases).values(values)
     await conn.execute(
         stmt.on_conflict_do_update(
