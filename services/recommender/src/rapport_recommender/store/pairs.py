@@ -25,14 +25,14 @@ async def record(conn: AsyncConnection, baskets: Sequence[CoBasket]) -> None:
 # Expands the baskets as `fold.expand` does (fresh × recent both ways, fresh × other fresh;
 # the two never share a sku), sums per pair across the taken batches (a hot pair is one
 # upsert, not one per batch) and sorts, so that two mergers lock item_pairs rows in the same
-# order (no deadlock).
+# order (no deadlock). The batches are chosen in a CTE of their own, which runs once: as an
+# IN (subquery) the planner may run the LIMIT again and take more than `batches`.
 _MERGE = text(
     """
-    WITH taken AS (
-        DELETE FROM pending_pairs
-        WHERE id IN (
-            SELECT id FROM pending_pairs ORDER BY id LIMIT :batches FOR UPDATE SKIP LOCKED
-        )
+    WITH chosen AS (
+        SELECT id FROM pending_pairs ORDER BY id LIMIT :batches FOR UPDATE SKIP LOCKED
+    ), taken AS (
+        DELETE FROM pending_pairs USING chosen WHERE pending_pairs.id = chosen.id
         RETURNING payload
     ), baskets AS (
         SELECT row_number() OVER () AS n, e->>0 AS kind, e->1 AS fresh, e->2 AS recent
