@@ -65,13 +65,15 @@ async def fold(
         prior = await queries.item_histories(conn, facts.paired(), params.pair_window)
         update = fold_batch(facts, prior, params, TREND_EPOCH)
         await _write(conn, update)
-        affected = set((await queries.profiles_of_subjects(conn, facts.subjects())).values())
+        profile_of = await queries.profiles_of_subjects(conn, facts.subjects())
+        affected = set(profile_of.values())
+        urgent = {profile_of[s] for s in facts.urgent() if s in profile_of}
         # Before the merges and erasures touch `best_offers`: a re-ranker settling one of these
         # ids locks its mark before its best offer, so this order cannot deadlock with it.
         gone = _gone(changes)
         await stale.forget(conn, gone)
         affected |= await _apply_changes(conn, changes)
-        await stale.mark(conn, affected - gone)
+        await stale.mark(conn, affected - gone, urgent - gone)
     return len(fresh)
 
 

@@ -26,7 +26,13 @@ class RecommenderSettings(ServiceSettings):
     contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
     decline_cooldown_days: float = Field(90, description="rest for an item declined twice")
     abandoned_cart_minutes: float = Field(30, description="a cart left this long is abandoned")
-    rerank_chunk: int = Field(32, ge=1, description="customers ranked again per unit of work")
+    rerank_chunk: int = Field(
+        200,
+        ge=1,
+        description="customers ranked again per unit of work: under load a unit's fixed cost "
+        "(pair merge, catalogue read, round trips) dominates small ones; at 1,000 ev/s, 32 "
+        "ranked ~30 customers/s and 200 kept complaints to p50 2 s, 500 to 2.8 s",
+    )
     rerank_lease_seconds: float = Field(
         30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
     )

@@ -29,6 +29,7 @@ from services.recommender.tests.integration.test_offers_rules import (
     NOW,
     SETTINGS,
     email_hash,
+    event,
     identified,
     merge_pairs,
     new_customer,
@@ -109,6 +110,29 @@ async def test_a_fold_during_ranking_keeps_the_mark_for_one_more_pass(
     assert (await marks(fresh_db, pid)) == {pid: None}  # ...but the mark stays, unclaimed
     await drain(fresh_db)
     assert await marks(fresh_db, pid) == {}
+
+
+async def test_customers_a_rule_acts_on_are_ranked_first(fresh_db: Database) -> None:
+    """A backlog of marks is ranked oldest first, except that a customer whose change a rule
+    acts on (here a complaint: service recovery first) goes before every ordinary one; a
+    view re-marking them while they are ranked does not keep them ahead."""
+    (viewer_email, viewer), (caller_email, caller) = new_customer(), new_customer()
+    await fold(
+        fresh_db, SETTINGS, [], [identified(viewer, viewer_email), identified(caller, caller_email)]
+    )
+    await drain(fresh_db)
+    view = {"sku": "SKU-1", "name": "Linen lamp"}
+    await fold(fresh_db, SETTINGS, [event(viewer_email, "product_viewed", view)], [])
+    complaint = event(caller_email, "complaint_logged", {"case_id": "c-1"}, channel="call_center")
+    await fold(fresh_db, SETTINGS, [complaint], [])
+    token = uuid.uuid4()
+    async with fresh_db.transaction() as conn:
+        assert await stale.claim(conn, token, 1, LEASE) == [caller]
+    await fold(fresh_db, SETTINGS, [event(caller_email, "product_viewed", view)], [])
+    async with fresh_db.transaction() as conn:
+        await stale.settle(conn, token, [caller])
+        # The caller's complaint was ranked; what renewed the mark was a view: oldest first.
+        assert await stale.claim(conn, uuid.uuid4(), 1, LEASE) == [viewer]
 
 
 async def test_a_newer_claim_voids_the_older_one(fresh_db: Database) -> None:

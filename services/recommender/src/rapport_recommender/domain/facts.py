@@ -108,6 +108,16 @@ class Facts:
     def subjects(self) -> set[str]:
         return set(self.seen)
 
+    def urgent(self) -> set[str]:
+        """Subjects whose offers a rule must change at once, not whenever the re-ranker gets
+        to them: a complaint (service recovery first, sales pushes stop), a consent (no offer
+        on a withdrawn channel), an answer to an offer (the contact cap, a declined item) or a
+        purchase or return (never offer what was just bought or returned). Views, carts and
+        visits only refine a ranking."""
+        found = {c.subject for c in self.complaints} | {c.subject for c in self.consents}
+        found |= {f.subject for f in self.feedback} | {o.subject for o in self.orders}
+        return found | {t.subject for t in self.touches if t.touch is Touch.RETURNED}
+
     def paired(self) -> set[tuple[str, str]]:
         """(subject, sku) of the purchases and views: the items co-occurrence counts."""
         return {(t.subject, t.sku) for t in self.touches if t.touch in _PAIRED}

@@ -11,13 +11,13 @@ ran out) makes the older claimant's result void, so two replicas never write out
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import Uuid
+from sqlalchemy.types import Boolean, Uuid
 
 from rapport_recommender.store import ranked
 from rapport_recommender.store.tables import stale_offers
@@ -35,14 +35,37 @@ def _marks(ids: Sequence[uuid.UUID]) -> Insert:
     )
 
 
-async def mark(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
-    """These customers' offers must be ranked again (inside the fold's own transaction)."""
-    ids = sorted(set(profile_ids))  # one lock order for every writer
-    if ids:
-        stmt = _marks(ids).on_conflict_do_update(
-            index_elements=[q.profile_id], set_={"claimed_until": None}
+async def mark(
+    conn: AsyncConnection,
+    profile_ids: Iterable[uuid.UUID],
+    urgent: Collection[uuid.UUID] = frozenset(),
+) -> None:
+    """These customers' offers must be ranked again (inside the fold's own transaction); the
+    `urgent` ones first (a rule acts on what changed: see `Facts.urgent`)."""
+    ids = sorted(set(profile_ids) | set(urgent))  # one lock order for every writer
+    if not ids:
+        return
+    rows = select(
+        func.unnest(_ids("ids", ids)).label("profile_id"),
+        func.unnest(
+            bindparam("urgent", value=[pid in urgent for pid in ids], type_=ARRAY(Boolean))
+        ).label("urgent"),
+    )
+    stmt = insert(stale_offers).from_select(["profile_id", "urgent"], rows)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[q.profile_id],
+            set_={
+                "claimed_until": None,
+                # Under a live lease the ranking in flight covers the urgency it claimed: the
+                # renewal is as urgent as what renewed it; otherwise urgency is never lost.
+                "urgent": case(
+                    (q.claimed_until > func.now(), stmt.excluded.urgent),
+                    else_=q.urgent | stmt.excluded.urgent,
+                ),
+            },
         )
-        await conn.execute(stmt)
+    )
 
 
 async def ask(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
@@ -77,18 +100,21 @@ async def forget(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> Non
 async def claim(
     conn: AsyncConnection, token: uuid.UUID, limit: int, lease: timedelta
 ) -> list[uuid.UUID]:
-    """Lease up to `limit` marks, oldest first, skipping those another re-ranker holds."""
+    """Lease up to `limit` marks, urgent ones first, then oldest first, skipping those
+    another re-ranker holds."""
+    # A CTE runs once: as an IN (subquery) the planner may run the LIMIT again per row and
+    # claim far more than `limit` (hundreds were seen under load), which made a step long.
     free = (
         select(q.profile_id)
         .where(or_(q.claimed_until.is_(None), q.claimed_until < func.now()))
-        .order_by(q.marked_at)
+        .order_by(q.urgent.desc(), q.marked_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        .cte("free")
     )
     rows = await conn.execute(
         update(stale_offers)
-        .where(q.profile_id.in_(free))
+        .where(q.profile_id == free.c.profile_id)
         .values(claim=token, claimed_until=func.now() + lease)
         .returning(q.profile_id)
     )

@@ -22,7 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -226,7 +228,9 @@ stale_offers = Table(
     Column("marked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("claim", Uuid),
     Column("claimed_until", DateTime(timezone=True)),
-    Index("stale_offers_by_age", "marked_at"),
+    # A rule acts on what changed (see domain.facts.Facts.urgent): ranked again first.
+    Column("urgent", Boolean, nullable=False, server_default=false()),
+    Index("stale_offers_by_urgency", text("urgent DESC"), "marked_at"),
 )
 
 # Co-occurrence increments folded but not yet added to item_pairs: one row per batch, written
