@@ -29,10 +29,12 @@ def _ids(name: str, ids: Sequence[uuid.UUID]) -> object:
     return bindparam(name, value=list(ids), type_=ARRAY(Uuid))
 
 
-def _marks(ids: Sequence[uuid.UUID]) -> Insert:
-    return insert(stale_offers).from_select(
-        ["profile_id"], select(func.unnest(_ids("ids", ids)).label("profile_id"))
+def _marks(ids: Sequence[uuid.UUID], urgent: Collection[uuid.UUID] = frozenset()) -> Insert:
+    flags = bindparam("urgent", value=[pid in urgent for pid in ids], type_=ARRAY(Boolean))
+    rows = select(
+        func.unnest(_ids("ids", ids)).label("profile_id"), func.unnest(flags).label("urgent")
     )
+    return insert(stale_offers).from_select(["profile_id", "urgent"], rows)
 
 
 async def mark(
@@ -45,13 +47,7 @@ async def mark(
     ids = sorted(set(profile_ids) | set(urgent))  # one lock order for every writer
     if not ids:
         return
-    rows = select(
-        func.unnest(_ids("ids", ids)).label("profile_id"),
-        func.unnest(
-            bindparam("urgent", value=[pid in urgent for pid in ids], type_=ARRAY(Boolean))
-        ).label("urgent"),
-    )
-    stmt = insert(stale_offers).from_select(["profile_id", "urgent"], rows)
+    stmt = _marks(ids, urgent)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[q.profile_id],
