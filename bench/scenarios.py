@@ -264,7 +264,7 @@ async def fold_and_read(bench: Bench, say: Progress) -> list[Result]:
     await produce_all(bench, bench.stack.kafka.topics.touchpoints, records)
     del records
     bound = 1200 * max(bench.scale, 0.05)
-    rate, folded, usage = await timed_fold(bench, fold, FOLD_REPLICAS, events, bound, say)
+    rate, _, usage = await timed_fold(bench, fold, FOLD_REPLICAS, events, bound, say)
     fold.absorb(usage)
     fold.figures.append(
         Figure(f"events/s, {FOLD_REPLICAS} replicas", rate, "ev/s", copy_rate, "COPY rows/s")
