@@ -22,7 +22,7 @@ from rapport_events.identity import identifier_hash, normalize_email, normalize_
 from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
 from rapport_events.kafka.consumer import Delivered
 from rapport_recommender.domain.facts import Touchpoint
-from rapport_recommender.handlers import fold, forget_old_contacts
+from rapport_recommender.handlers import Folded, fold, forget_old_contacts
 from rapport_recommender.settings import RecommenderSettings
 
 Message = Touchpoint | TouchpointEvent | ProfileChange
@@ -138,9 +138,9 @@ def build_consumer(
     settings: RecommenderSettings,
     db: Database,
     publisher: Publisher,
-    folded: Callable[[], None] = lambda: None,
+    folded: Callable[[Folded], None] = lambda _: None,
 ) -> ConsumerLoop[Message]:
-    """`folded` is called after each batch has committed (it wakes the re-ranker)."""
+    """`folded` is told of each batch once it has committed (it wakes the re-rankers)."""
     topics = settings.kafka.topics
 
     def decode(topic: str, value: bytes) -> Message:
@@ -153,8 +153,7 @@ def build_consumer(
     async def handle(batch: Sequence[Delivered[Message]]) -> None:
         events = [item.value for item in batch if item.topic == topics.touchpoints]
         changes = [item.value for item in batch if item.topic == topics.profile_changes]
-        await fold(db, settings, events, changes)  # type: ignore[arg-type]
-        folded()
+        folded(await fold(db, settings, events, changes))  # type: ignore[arg-type]
         if time.monotonic() - forgotten_at[0] > FORGET_CONTACTS_EVERY_SECONDS:
             await forget_old_contacts(db)
             forgotten_at[0] = time.monotonic()

@@ -33,7 +33,13 @@ from rapport_recommender.domain.customer import (
     merge_items,
     next_best_offers,
 )
-from rapport_recommender.domain.facts import Touch, Touchpoint, facts_of, touchpoint_of
+from rapport_recommender.domain.facts import (
+    Priority,
+    Touch,
+    Touchpoint,
+    facts_of,
+    touchpoint_of,
+)
 from rapport_recommender.domain.fold import BatchUpdate, fold_batch
 from rapport_recommender.domain.freshness import valid_until
 from rapport_recommender.domain.offers import Kind, Offer
@@ -47,13 +53,19 @@ log = get_logger(__name__)
 CONTACT_WINDOW_DAYS = 7  # the contact cap counts offers presented in the last week
 
 
+@dataclass(frozen=True, slots=True)
+class Folded:
+    new: int  # events not folded before
+    at_once: int  # customers marked to be ranked at once (domain.facts.Priority.AT_ONCE)
+
+
 async def fold(
     db: Database,
     settings: RecommenderSettings,
     events: Sequence[TouchpointEvent | Touchpoint],
     changes: Sequence[ProfileChange],
-) -> int:
-    """Fold a batch in one transaction; idempotent. Returns how many events were new."""
+) -> Folded:
+    """Fold a batch in one transaction; idempotent."""
     touchpoints = [touchpoint_of(event) for event in events]
     async with db.transaction() as conn:
         new = await queries.new_event_ids(conn, [t.event_id for t in touchpoints])
@@ -67,14 +79,18 @@ async def fold(
         await _write(conn, update)
         profile_of = await queries.profiles_of_subjects(conn, facts.subjects())
         affected = set(profile_of.values())
-        urgent = {profile_of[s] for s in facts.urgent() if s in profile_of}
         # Before the merges and erasures touch `best_offers`: a re-ranker settling one of these
         # ids locks its mark before its best offer, so this order cannot deadlock with it.
         gone = _gone(changes)
         await stale.forget(conn, gone)
         affected |= await _apply_changes(conn, changes)
-        await stale.mark(conn, affected - gone, urgent - gone)
-    return len(fresh)
+        priority: dict[uuid.UUID, Priority] = {}
+        for subject, level in facts.priorities().items():
+            profile_id = profile_of.get(subject)
+            if profile_id is not None and profile_id not in gone:
+                priority[profile_id] = max(level, priority.get(profile_id, Priority.IN_TURN))
+        await stale.mark(conn, affected - gone, priority)
+    return Folded(len(fresh), sum(level is Priority.AT_ONCE for level in priority.values()))
 
 
 def _gone(changes: Sequence[ProfileChange]) -> set[uuid.UUID]:

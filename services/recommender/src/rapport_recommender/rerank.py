@@ -10,12 +10,14 @@ and an abandoned lease runs out (`rerank_lease_seconds`).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 from rapport_events.db import Database
 from rapport_events.envelope import now_utc
 from rapport_events.kafka import Publisher
+from rapport_recommender.domain.facts import Priority
 from rapport_recommender.handlers import (
     publish_changed_offers,
     rank_customers,
@@ -28,21 +30,51 @@ from rapport_recommender.store import pairs, ranked, stale
 DUE_CHUNK = 500  # rankings made wrong by time alone, marked again per step
 
 
+class Outbox:
+    """Sends the best offers that rankings queued. The re-rankers of a process share one, so
+    that two of them never send the same queued rows at once."""
+
+    def __init__(self, db: Database, publisher: Publisher, topic: str) -> None:
+        self._db = db
+        self._publisher = publisher
+        self._topic = topic
+        self._sending = asyncio.Lock()
+
+    async def send(self) -> int:
+        async with self._sending:
+            return await publish_changed_offers(self._db, self._publisher, self._topic)
+
+
 async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
-    """Rank one chunk of stale customers; returns how many were claimed (0: none waiting)."""
+    """Rank one chunk of stale customers, the most pressing first; returns how many were
+    claimed (0: none waiting)."""
+    return await _rerank(db, settings, settings.rerank_chunk, Priority.IN_TURN)
+
+
+async def rerank_at_once(db: Database, settings: RecommenderSettings) -> int:
+    """The lane for customers a complaint or a consent changed: ranked as soon as their fold
+    commits, not behind a chunk of ordinary marks, and without waiting for the pair merge. So
+    that the complete pass still comes (with every co-purchase folded before it), their marks
+    stay, as ordinary ones. Returns how many were claimed."""
+    return await _rerank(db, settings, settings.at_once_chunk, Priority.AT_ONCE)
+
+
+async def _rerank(
+    db: Database, settings: RecommenderSettings, chunk: int, at_least: Priority
+) -> int:
     token = uuid.uuid4()
+    lease = timedelta(seconds=settings.rerank_lease_seconds)
     async with db.transaction() as conn:
-        await stale.queue_due(conn, now_utc(), DUE_CHUNK)
-        claimed = await stale.claim(
-            conn, token, settings.rerank_chunk, timedelta(seconds=settings.rerank_lease_seconds)
-        )
+        if at_least is Priority.IN_TURN:
+            await stale.queue_due(conn, now_utc(), DUE_CHUNK)
+        claimed = await stale.claim(conn, token, chunk, lease, at_least=at_least)
     if not claimed:
         return 0
     now = now_utc()
     async with db.connection() as conn:
         ranking = await rank_customers(conn, settings, claimed, now)
     async with db.transaction() as conn:
-        held = await stale.settle(conn, token, claimed)
+        held = await stale.settle(conn, token, claimed, requeue=at_least > Priority.IN_TURN)
         # A merged-away id is dropped: the merge marked its survivor, ranked under its own id.
         mine = [pid for pid in claimed if pid in held and ranking.survivor_of[pid] == pid]
         await record_best(conn, ranking.ranked, mine)
@@ -53,9 +85,7 @@ async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
     return len(claimed)
 
 
-async def rerank_and_publish(
-    db: Database, settings: RecommenderSettings, publisher: Publisher
-) -> int:
+async def rerank_and_publish(db: Database, settings: RecommenderSettings, outbox: Outbox) -> int:
     """One step of the re-ranker: the waiting co-occurrences added, a chunk ranked, then
     whatever the outbox holds sent (what fails to go out stays there for the next step, or the
     next instance).
@@ -66,8 +96,18 @@ async def rerank_and_publish(
     them (as a separate merger racing the re-ranker allowed)."""
     merged = await merge_pending_pairs(db, settings)
     claimed = await rerank_stale(db, settings)
-    await publish_changed_offers(db, publisher, settings.kafka.topics.offers)
+    await outbox.send()
     return merged + claimed
+
+
+async def rerank_at_once_and_publish(
+    db: Database, settings: RecommenderSettings, outbox: Outbox
+) -> int:
+    """One step of the at-once lane: a chunk of its customers ranked, the outbox sent."""
+    claimed = await rerank_at_once(db, settings)
+    if claimed:
+        await outbox.send()
+    return claimed
 
 
 async def merge_pending_pairs(db: Database, settings: RecommenderSettings) -> int:

@@ -34,6 +34,12 @@ class RecommenderSettings(ServiceSettings):
         "more in memory; at 1,000 ev/s a complaint's offer took p50 7.7 s with 32, 2.0 s with "
         "100 or 200, 2.8 s with 500 (and 200 cost ~20 MB more than 100)",
     )
+    at_once_chunk: int = Field(
+        20,
+        ge=1,
+        description="customers a complaint or a consent changed, ranked per step of their own "
+        "lane (it runs beside the re-ranker, woken by the fold that marked them)",
+    )
     rerank_lease_seconds: float = Field(
         30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
     )

@@ -23,7 +23,7 @@ from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
 from rapport_recommender.background import Worker, working
 from rapport_recommender.handlers import fold
-from rapport_recommender.rerank import rerank_and_publish, rerank_stale
+from rapport_recommender.rerank import Outbox, rerank_and_publish, rerank_at_once, rerank_stale
 from rapport_recommender.store import stale
 from services.recommender.tests.integration.test_offers_rules import (
     NOW,
@@ -135,6 +135,32 @@ async def test_customers_a_rule_acts_on_are_ranked_first(fresh_db: Database) -> 
         assert await stale.claim(conn, uuid.uuid4(), 1, LEASE) == [viewer]
 
 
+async def test_a_complaint_has_a_lane_of_its_own_and_still_gets_the_full_pass(
+    fresh_db: Database,
+) -> None:
+    """The at-once lane ranks only the customers a complaint or a consent changed, ahead of
+    a purchase's mark, and leaves their mark as an ordinary one: the re-ranker's pass, after
+    the pair merge, still comes."""
+    (buyer_email, buyer), (caller_email, caller) = new_customer(), new_customer()
+    await fold(
+        fresh_db, SETTINGS, [], [identified(buyer, buyer_email), identified(caller, caller_email)]
+    )
+    await drain(fresh_db)
+    t = tag()
+    await fold(fresh_db, SETTINGS, [order(buyer_email, f"{t}-LAMP")], [])
+    complaint = event(caller_email, "complaint_logged", {"case_id": "c-1"}, channel="call_center")
+    folded = await fold(fresh_db, SETTINGS, [complaint], [])
+    assert folded.at_once == 1
+    assert await rerank_at_once(fresh_db, SETTINGS) == 1
+    assert (await best(fresh_db, caller) or {})["offer"]["kind"] == "service_recovery"
+    assert await marks(fresh_db, buyer, caller) == {buyer: None, caller: None}
+    assert await rerank_at_once(fresh_db, SETTINGS) == 0
+    async with fresh_db.transaction() as conn:
+        # The purchase goes first now; the caller's mark waits its turn.
+        assert await stale.claim(conn, uuid.uuid4(), 1, LEASE) == [buyer]
+        assert await stale.claim(conn, uuid.uuid4(), 1, LEASE) == [caller]
+
+
 async def test_a_newer_claim_voids_the_older_one(fresh_db: Database) -> None:
     _, pid = new_customer()
     async with fresh_db.transaction() as conn:
@@ -221,8 +247,9 @@ async def test_marks_left_by_a_stopped_instance_are_ranked_and_published_by_the_
     await seed_pairs(fresh_db, t)
     _, pid = await bought_lamp(fresh_db, t)  # folded; no re-ranker ran: the mark waits
     settings = SETTINGS.model_copy(update={"kafka": kafka_settings})
+    outbox = Outbox(fresh_db, publisher, settings.kafka.topics.offers)
     reranker = Worker(
-        "rerank", lambda: rerank_and_publish(fresh_db, settings, publisher), poll_seconds=0.1
+        "rerank", lambda: rerank_and_publish(fresh_db, settings, outbox), poll_seconds=0.1
     )
     async with working([reranker]):
         found: dict[str, Any] | None = None

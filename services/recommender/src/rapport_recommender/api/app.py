@@ -16,7 +16,8 @@ from rapport_recommender.api import offers
 from rapport_recommender.api.hot import install_hot_offers
 from rapport_recommender.background import Worker, working
 from rapport_recommender.consumer import build_consumer
-from rapport_recommender.rerank import rerank_and_publish
+from rapport_recommender.handlers import Folded
+from rapport_recommender.rerank import Outbox, rerank_and_publish, rerank_at_once_and_publish
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import ranked
 from rapport_recommender.store.reads import MarketReads
@@ -28,21 +29,21 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     publisher = Publisher(settings.kafka)
     # The background workers run beside the fold, woken by each batch it commits; or in
     # processes of their own (`work`), where they look for work every rerank_poll_seconds.
-    workers = (
-        [
-            Worker(
-                "rerank",
-                lambda: rerank_and_publish(db, settings, publisher),
-                settings.rerank_poll_seconds,
-            ),
-        ]
-        if settings.background_enabled
-        else []
+    outbox = Outbox(db, publisher, settings.kafka.topics.offers)
+    rerank = Worker(
+        "rerank", lambda: rerank_and_publish(db, settings, outbox), settings.rerank_poll_seconds
     )
+    at_once = Worker(
+        "rerank_at_once",
+        lambda: rerank_at_once_and_publish(db, settings, outbox),
+        settings.rerank_poll_seconds,
+    )
+    workers = [rerank, at_once] if settings.background_enabled else []
 
-    def folded() -> None:
-        for worker in workers:
-            worker.wake()
+    def folded(batch: Folded) -> None:
+        rerank.wake()
+        if batch.at_once:
+            at_once.wake()
 
     consumer = (
         build_consumer(settings, db, publisher, folded) if settings.consumer_enabled else None

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from rapport_events import properties as p
@@ -30,6 +30,14 @@ class Touch(StrEnum):
 
 
 _PAIRED = frozenset({Touch.BOUGHT, Touch.VIEWED})
+
+
+class Priority(IntEnum):
+    """How soon a change must reach the customer's offers (the re-ranker's order)."""
+
+    IN_TURN = 0  # views, carts, visits: they only refine a ranking
+    SOON = 1  # a purchase, a return, an answer to an offer: what not to offer next
+    AT_ONCE = 2  # a complaint or a consent: what may be offered at all, and where
 
 
 class Outcome(StrEnum):
@@ -108,15 +116,19 @@ class Facts:
     def subjects(self) -> set[str]:
         return set(self.seen)
 
-    def urgent(self) -> set[str]:
-        """Subjects whose offers a rule must change at once, not whenever the re-ranker gets
-        to them: a complaint (service recovery first, sales pushes stop), a consent (no offer
-        on a withdrawn channel), an answer to an offer (the contact cap, a declined item) or a
-        purchase or return (never offer what was just bought or returned). Views, carts and
-        visits only refine a ranking."""
-        found = {c.subject for c in self.complaints} | {c.subject for c in self.consents}
-        found |= {f.subject for f in self.feedback} | {o.subject for o in self.orders}
-        return found | {t.subject for t in self.touches if t.touch is Touch.RETURNED}
+    def priorities(self) -> dict[str, Priority]:
+        """Subjects whose offers a rule must change before the re-ranker gets to them in turn,
+        and how soon. At once: a complaint (service recovery first, sales pushes stop) or a
+        consent (no offer on a withdrawn channel). Soon: an answer to an offer (the contact
+        cap, a declined item) or a purchase or return (never offer what was just bought or
+        returned). Views, carts and visits only refine a ranking: absent."""
+        found = dict.fromkeys({f.subject for f in self.feedback}, Priority.SOON)
+        found.update(dict.fromkeys({o.subject for o in self.orders}, Priority.SOON))
+        returned = {t.subject for t in self.touches if t.touch is Touch.RETURNED}
+        found.update(dict.fromkeys(returned, Priority.SOON))
+        at_once = {c.subject for c in self.complaints} | {c.subject for c in self.consents}
+        found.update(dict.fromkeys(at_once, Priority.AT_ONCE))
+        return found
 
     def paired(self) -> set[tuple[str, str]]:
         """(subject, sku) of the purchases and views: the items co-occurrence counts."""

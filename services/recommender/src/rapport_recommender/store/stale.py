@@ -11,13 +11,13 @@ ran out) makes the older claimant's result void, so two replicas never write out
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import Boolean, Uuid
+from sqlalchemy.types import SmallInteger, Uuid
 
 from rapport_recommender.store import ranked
 from rapport_recommender.store.tables import stale_offers
@@ -29,35 +29,38 @@ def _ids(name: str, ids: Sequence[uuid.UUID]) -> object:
     return bindparam(name, value=list(ids), type_=ARRAY(Uuid))
 
 
-def _marks(ids: Sequence[uuid.UUID], urgent: Collection[uuid.UUID] = frozenset()) -> Insert:
-    flags = bindparam("urgent", value=[pid in urgent for pid in ids], type_=ARRAY(Boolean))
-    rows = select(
-        func.unnest(_ids("ids", ids)).label("profile_id"), func.unnest(flags).label("urgent")
+def _marks(ids: Sequence[uuid.UUID], priority: Mapping[uuid.UUID, int]) -> Insert:
+    levels = bindparam(
+        "priority", value=[priority.get(pid, 0) for pid in ids], type_=ARRAY(SmallInteger)
     )
-    return insert(stale_offers).from_select(["profile_id", "urgent"], rows)
+    rows = select(
+        func.unnest(_ids("ids", ids)).label("profile_id"), func.unnest(levels).label("priority")
+    )
+    return insert(stale_offers).from_select(["profile_id", "priority"], rows)
 
 
 async def mark(
     conn: AsyncConnection,
     profile_ids: Iterable[uuid.UUID],
-    urgent: Collection[uuid.UUID] = frozenset(),
+    priority: Mapping[uuid.UUID, int] | None = None,
 ) -> None:
-    """These customers' offers must be ranked again (inside the fold's own transaction); the
-    `urgent` ones first (a rule acts on what changed: see `Facts.urgent`)."""
-    ids = sorted(set(profile_ids) | set(urgent))  # one lock order for every writer
+    """These customers' offers must be ranked again (inside the fold's own transaction), the
+    ones with a `priority` (domain.facts.Priority) before the others."""
+    priority = priority or {}
+    ids = sorted(set(profile_ids) | set(priority))  # one lock order for every writer
     if not ids:
         return
-    stmt = _marks(ids, urgent)
+    stmt = _marks(ids, priority)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[q.profile_id],
             set_={
                 "claimed_until": None,
-                # Under a live lease the ranking in flight covers the urgency it claimed: the
-                # renewal is as urgent as what renewed it; otherwise urgency is never lost.
-                "urgent": case(
-                    (q.claimed_until > func.now(), stmt.excluded.urgent),
-                    else_=q.urgent | stmt.excluded.urgent,
+                # Under a live lease the ranking in flight covers the priority it claimed: the
+                # renewal is as pressing as what renewed it; otherwise priority is never lost.
+                "priority": case(
+                    (q.claimed_until > func.now(), stmt.excluded.priority),
+                    else_=func.greatest(q.priority, stmt.excluded.priority),
                 ),
             },
         )
@@ -69,7 +72,7 @@ async def ask(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
     `mark`, a mark already there (maybe claimed) is left as it is: nothing new was folded."""
     ids = sorted(set(profile_ids))
     if ids:
-        await conn.execute(_marks(ids).on_conflict_do_nothing(index_elements=[q.profile_id]))
+        await conn.execute(_marks(ids, {}).on_conflict_do_nothing(index_elements=[q.profile_id]))
 
 
 async def queue_due(conn: AsyncConnection, now: datetime, limit: int) -> int:
@@ -94,23 +97,30 @@ async def forget(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> Non
 
 
 async def claim(
-    conn: AsyncConnection, token: uuid.UUID, limit: int, lease: timedelta
+    conn: AsyncConnection,
+    token: uuid.UUID,
+    limit: int,
+    lease: timedelta,
+    *,
+    at_least: int = 0,
 ) -> list[uuid.UUID]:
-    """Lease up to `limit` marks, urgent ones first, then oldest first, skipping those
-    another re-ranker holds."""
+    """Lease up to `limit` marks of priority `at_least` or more, the most pressing first,
+    then oldest first, skipping those another re-ranker holds."""
     # A CTE runs once: as an IN (subquery) the planner may run the LIMIT again per row and
     # claim far more than `limit` (hundreds were seen under load), which made a step long.
     free = (
         select(q.profile_id)
         .where(or_(q.claimed_until.is_(None), q.claimed_until < func.now()))
-        .order_by(q.urgent.desc(), q.marked_at)
+        .order_by(q.priority.desc(), q.marked_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .cte("free")
     )
+    if at_least:
+        free = free.where(q.priority >= at_least)
+    chosen = free.cte("free")
     rows = await conn.execute(
         update(stale_offers)
-        .where(q.profile_id == free.c.profile_id)
+        .where(q.profile_id == chosen.c.profile_id)
         .values(claim=token, claimed_until=func.now() + lease)
         .returning(q.profile_id)
     )
@@ -118,11 +128,16 @@ async def claim(
 
 
 async def settle(
-    conn: AsyncConnection, token: uuid.UUID, profile_ids: Sequence[uuid.UUID]
+    conn: AsyncConnection,
+    token: uuid.UUID,
+    profile_ids: Sequence[uuid.UUID],
+    *,
+    requeue: bool = False,
 ) -> set[uuid.UUID]:
     """Of the ids claimed with `token`, those whose ranking may be written: still under this
-    claim. Clears the marks that no fold renewed meanwhile; releases the renewed ones. Rows a
-    fold holds right now are skipped (it is renewing them: they go round again)."""
+    claim. Clears the marks that no fold renewed meanwhile (or, with `requeue`, leaves them
+    for a pass in turn); releases the renewed ones. Rows a fold holds right now are skipped
+    (it is renewing them: they go round again)."""
     if not profile_ids:
         return set()
     rows = await conn.execute(
@@ -134,7 +149,13 @@ async def settle(
     held = {row.profile_id: row.claimed_until is not None for row in rows}
     done = sorted(pid for pid, unrenewed in held.items() if unrenewed)
     renewed = sorted(pid for pid, unrenewed in held.items() if not unrenewed)
-    if done:
+    if done and requeue:
+        await conn.execute(
+            update(stale_offers)
+            .where(q.profile_id.in_(done))
+            .values(claim=None, claimed_until=None, priority=0)
+        )
+    elif done:
         await conn.execute(delete(stale_offers).where(q.profile_id.in_(done)))
     if renewed:
         await conn.execute(update(stale_offers).where(q.profile_id.in_(renewed)).values(claim=None))

@@ -19,10 +19,10 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     Uuid,
-    false,
     func,
     text,
 )
@@ -228,9 +228,9 @@ stale_offers = Table(
     Column("marked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("claim", Uuid),
     Column("claimed_until", DateTime(timezone=True)),
-    # A rule acts on what changed (see domain.facts.Facts.urgent): ranked again first.
-    Column("urgent", Boolean, nullable=False, server_default=false()),
-    Index("stale_offers_by_urgency", text("urgent DESC"), "marked_at"),
+    # How soon a rule must act on what changed (domain.facts.Priority): ranked again first.
+    Column("priority", SmallInteger, nullable=False, server_default="0"),
+    Index("stale_offers_by_priority", text("priority DESC"), "marked_at"),
 )
 
 # Co-occurrence increments folded but not yet added to item_pairs: one row per batch, written

@@ -1,0 +1,48 @@
+"""How soon a batch's facts must reach each customer's offers: the re-ranker's order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from rapport_events.properties import ConsentChannel, ConsentPurpose
+from rapport_recommender.domain.facts import Priority, Touchpoint, facts_of
+
+AT = datetime(2026, 5, 3, 10, tzinfo=UTC)
+
+
+def touchpoint(kind: str, subject: str, **properties: object) -> Touchpoint:
+    return Touchpoint(uuid.uuid4(), kind, subject, AT, None, SimpleNamespace(**properties))
+
+
+def line(sku: str) -> SimpleNamespace:
+    return SimpleNamespace(sku=sku, name=None, quantity=1)
+
+
+def test_rules_on_what_may_be_offered_come_first_then_what_not_to_offer() -> None:
+    facts = facts_of(
+        [
+            touchpoint("product_viewed", "browser", sku="A", name=None),
+            touchpoint("order_completed", "buyer", items=[line("A")]),
+            touchpoint("product_returned", "returner", items=[line("B")]),
+            touchpoint("product_viewed", "caller", sku="A", name=None),
+            touchpoint("complaint_logged", "caller", case_id="c-1"),
+            touchpoint("order_completed", "caller", items=[line("C")]),  # a complaint outranks
+            touchpoint(
+                "consent_updated",
+                "withdrawer",
+                purpose=ConsentPurpose.MARKETING,
+                channel=ConsentChannel.EMAIL,
+                granted=False,
+            ),
+            touchpoint("case_resolved", "resolved", case_id="c-0"),
+        ]
+    )
+    assert facts.priorities() == {
+        "buyer": Priority.SOON,
+        "returner": Priority.SOON,
+        "caller": Priority.AT_ONCE,
+        "withdrawer": Priority.AT_ONCE,
+        "resolved": Priority.AT_ONCE,
+    }
