@@ -26,6 +26,7 @@ from rapport_recommender.handlers import (
 )
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import pairs, ranked, stale
+from rapport_recommender.store.reads import MarketReads
 
 DUE_CHUNK = 500  # rankings made wrong by time alone, marked again per step
 
@@ -51,16 +52,23 @@ async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
     return await _rerank(db, settings, settings.rerank_chunk, Priority.IN_TURN)
 
 
-async def rerank_at_once(db: Database, settings: RecommenderSettings) -> int:
+async def rerank_at_once(
+    db: Database, settings: RecommenderSettings, market: MarketReads | None = None
+) -> int:
     """The lane for customers a complaint or a consent changed: ranked as soon as their fold
-    commits, not behind a chunk of ordinary marks, and without waiting for the pair merge. So
-    that the complete pass still comes (with every co-purchase folded before it), their marks
-    stay, as ordinary ones. Returns how many were claimed."""
-    return await _rerank(db, settings, settings.at_once_chunk, Priority.AT_ONCE)
+    commits, not behind a chunk of ordinary marks. For speed it does not wait for the pair
+    merge and may use a `market` read a few seconds ago (the API's); so that the complete pass
+    still comes, with every co-purchase folded before it, their marks stay, as ordinary ones.
+    Returns how many were claimed."""
+    return await _rerank(db, settings, settings.at_once_chunk, Priority.AT_ONCE, market)
 
 
 async def _rerank(
-    db: Database, settings: RecommenderSettings, chunk: int, at_least: Priority
+    db: Database,
+    settings: RecommenderSettings,
+    chunk: int,
+    at_least: Priority,
+    market: MarketReads | None = None,
 ) -> int:
     token = uuid.uuid4()
     lease = timedelta(seconds=settings.rerank_lease_seconds)
@@ -72,7 +80,7 @@ async def _rerank(
         return 0
     now = now_utc()
     async with db.connection() as conn:
-        ranking = await rank_customers(conn, settings, claimed, now)
+        ranking = await rank_customers(conn, settings, claimed, now, market=market)
     async with db.transaction() as conn:
         held = await stale.settle(conn, token, claimed, requeue=at_least > Priority.IN_TURN)
         # A merged-away id is dropped: the merge marked its survivor, ranked under its own id.
@@ -101,10 +109,10 @@ async def rerank_and_publish(db: Database, settings: RecommenderSettings, outbox
 
 
 async def rerank_at_once_and_publish(
-    db: Database, settings: RecommenderSettings, outbox: Outbox
+    db: Database, settings: RecommenderSettings, outbox: Outbox, market: MarketReads
 ) -> int:
     """One step of the at-once lane: a chunk of its customers ranked, the outbox sent."""
-    claimed = await rerank_at_once(db, settings)
+    claimed = await rerank_at_once(db, settings, market)
     if claimed:
         await outbox.send()
     return claimed

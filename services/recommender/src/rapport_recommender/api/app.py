@@ -30,12 +30,13 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     # The background workers run beside the fold, woken by each batch it commits; or in
     # processes of their own (`work`), where they look for work every rerank_poll_seconds.
     outbox = Outbox(db, publisher, settings.kafka.topics.offers)
+    market = MarketReads(settings.market_cache_seconds)  # the API's, and the at-once lane's
     rerank = Worker(
         "rerank", lambda: rerank_and_publish(db, settings, outbox), settings.rerank_poll_seconds
     )
     at_once = Worker(
         "rerank_at_once",
-        lambda: rerank_at_once_and_publish(db, settings, outbox),
+        lambda: rerank_at_once_and_publish(db, settings, outbox, market),
         settings.rerank_poll_seconds,
     )
     workers = [rerank, at_once] if settings.background_enabled else []
@@ -70,7 +71,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = settings
-    app.state.market = MarketReads(settings.market_cache_seconds)
+    app.state.market = market
     app.state.consumer = consumer
     app.state.workers = workers
     app.include_router(offers.router)
