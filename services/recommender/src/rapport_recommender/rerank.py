@@ -47,9 +47,11 @@ class Outbox:
 
 
 async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
-    """Rank one chunk of stale customers, the most pressing first; returns how many were
-    claimed (0: none waiting)."""
-    return await _rerank(db, settings, settings.rerank_chunk, Priority.IN_TURN)
+    """Rank one chunk of stale customers, the most pressing first, but not those marked at
+    once: they are the at-once lane's (run beside this one wherever this one runs), which
+    ranks them in chunks small enough to be quick; taken into a chunk of this lane under
+    load, they waited seconds. Returns how many were claimed (0: none waiting)."""
+    return await _rerank(db, settings, at_once=False)
 
 
 async def rerank_at_once(
@@ -60,29 +62,31 @@ async def rerank_at_once(
     merge and may use a `market` read a few seconds ago (the API's); so that the complete pass
     still comes, with every co-purchase folded before it, their marks stay, as ordinary ones.
     Returns how many were claimed."""
-    return await _rerank(db, settings, settings.at_once_chunk, Priority.AT_ONCE, market)
+    return await _rerank(db, settings, at_once=True, market=market)
 
 
 async def _rerank(
-    db: Database,
-    settings: RecommenderSettings,
-    chunk: int,
-    at_least: Priority,
-    market: MarketReads | None = None,
+    db: Database, settings: RecommenderSettings, *, at_once: bool, market: MarketReads | None = None
 ) -> int:
     token = uuid.uuid4()
     lease = timedelta(seconds=settings.rerank_lease_seconds)
     async with db.transaction() as conn:
-        if at_least is Priority.IN_TURN:
+        if at_once:
+            claimed = await stale.claim(
+                conn, token, settings.at_once_chunk, lease, at_least=Priority.AT_ONCE
+            )
+        else:
             await stale.queue_due(conn, now_utc(), DUE_CHUNK)
-        claimed = await stale.claim(conn, token, chunk, lease, at_least=at_least)
+            claimed = await stale.claim(
+                conn, token, settings.rerank_chunk, lease, below=Priority.AT_ONCE
+            )
     if not claimed:
         return 0
     now = now_utc()
     async with db.connection() as conn:
         ranking = await rank_customers(conn, settings, claimed, now, market=market)
     async with db.transaction() as conn:
-        held = await stale.settle(conn, token, claimed, requeue=at_least > Priority.IN_TURN)
+        held = await stale.settle(conn, token, claimed, requeue=at_once)
         # A merged-away id is dropped: the merge marked its survivor, ranked under its own id.
         mine = [pid for pid in claimed if pid in held and ranking.survivor_of[pid] == pid]
         await record_best(conn, ranking.ranked, mine)

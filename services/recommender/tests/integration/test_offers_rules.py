@@ -16,7 +16,7 @@ from rapport_events.envelope import TouchpointEvent, now_utc, parse_event
 from rapport_events.identity import IdentityKind, identifier_hash
 from rapport_recommender.domain.offers import Kind, Offer
 from rapport_recommender.handlers import fold, forget_old_contacts, offers_for, served_offers
-from rapport_recommender.rerank import merge_pending_pairs, rerank_stale
+from rapport_recommender.rerank import merge_pending_pairs, rerank_at_once, rerank_stale
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store.reads import MarketReads
 
@@ -91,8 +91,9 @@ SETTINGS = RecommenderSettings(abandoned_cart_minutes=0)
 
 
 async def drain(db: Database, settings: RecommenderSettings = SETTINGS) -> None:
-    """What the re-ranker does beside the service: every customer a fold marked ranked."""
-    while await rerank_stale(db, settings):
+    """What the re-rankers do beside the service: every customer a fold marked ranked (those
+    marked at once by their lane first, then in turn)."""
+    while await rerank_at_once(db, settings) + await rerank_stale(db, settings):
         pass
 
 

@@ -103,9 +103,10 @@ async def claim(
     lease: timedelta,
     *,
     at_least: int = 0,
+    below: int | None = None,
 ) -> list[uuid.UUID]:
-    """Lease up to `limit` marks of priority `at_least` or more, the most pressing first,
-    then oldest first, skipping those another re-ranker holds."""
+    """Lease up to `limit` marks of priority `at_least` or more (and `below`, if given), the
+    most pressing first, then oldest first, skipping those another re-ranker holds."""
     # A CTE runs once: as an IN (subquery) the planner may run the LIMIT again per row and
     # claim far more than `limit` (hundreds were seen under load), which made a step long.
     free = (
@@ -117,6 +118,8 @@ async def claim(
     )
     if at_least:
         free = free.where(q.priority >= at_least)
+    if below is not None:
+        free = free.where(q.priority < below)
     chosen = free.cte("free")
     rows = await conn.execute(
         update(stale_offers)
