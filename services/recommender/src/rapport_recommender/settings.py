@@ -40,6 +40,13 @@ class RecommenderSettings(ServiceSettings):
         description="customers a complaint or a consent changed, ranked per step of their own "
         "lane (it runs beside the re-ranker, woken by the fold that marked them)",
     )
+    at_once_within_seconds: float = Field(
+        60,
+        gt=0,
+        description="a complaint or consent folded later than this after it happened (a "
+        "backlog, a replay) is ranked soon, not in the at-once lane: the lane is for what is "
+        "live, and a backlog's thousands would take the fold's time",
+    )
     rerank_lease_seconds: float = Field(
         30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from rapport_events.properties import ConsentChannel, ConsentPurpose
@@ -12,8 +12,8 @@ from rapport_recommender.domain.facts import Priority, Touchpoint, facts_of
 AT = datetime(2026, 5, 3, 10, tzinfo=UTC)
 
 
-def touchpoint(kind: str, subject: str, **properties: object) -> Touchpoint:
-    return Touchpoint(uuid.uuid4(), kind, subject, AT, None, SimpleNamespace(**properties))
+def touchpoint(kind: str, subject: str, at: datetime = AT, **properties: object) -> Touchpoint:
+    return Touchpoint(uuid.uuid4(), kind, subject, at, None, SimpleNamespace(**properties))
 
 
 def line(sku: str) -> SimpleNamespace:
@@ -37,12 +37,15 @@ def test_rules_on_what_may_be_offered_come_first_then_what_not_to_offer() -> Non
                 granted=False,
             ),
             touchpoint("case_resolved", "resolved", case_id="c-0"),
+            # Folded a day late (a backlog, a replay): no longer at once, still before the rest.
+            touchpoint("complaint_logged", "late", AT - timedelta(days=1), case_id="c-2"),
         ]
     )
-    assert facts.priorities() == {
+    assert facts.priorities(live_since=AT - timedelta(minutes=1)) == {
         "buyer": Priority.SOON,
         "returner": Priority.SOON,
         "caller": Priority.AT_ONCE,
         "withdrawer": Priority.AT_ONCE,
         "resolved": Priority.AT_ONCE,
+        "late": Priority.SOON,
     }

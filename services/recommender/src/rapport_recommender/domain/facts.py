@@ -116,18 +116,24 @@ class Facts:
     def subjects(self) -> set[str]:
         return set(self.seen)
 
-    def priorities(self) -> dict[str, Priority]:
+    def priorities(self, live_since: datetime) -> dict[str, Priority]:
         """Subjects whose offers a rule must change before the re-ranker gets to them in turn,
         and how soon. At once: a complaint (service recovery first, sales pushes stop) or a
-        consent (no offer on a withdrawn channel). Soon: an answer to an offer (the contact
-        cap, a declined item) or a purchase or return (never offer what was just bought or
-        returned). Views, carts and visits only refine a ranking: absent."""
+        consent (no offer on a withdrawn channel) that happened since `live_since`; one folded
+        later (a backlog, a replay) is already late, and goes soon, without a lane of its own
+        to swamp. Soon: an answer to an offer (the contact cap, a declined item) or a purchase
+        or return (never offer what was just bought or returned). Views, carts and visits only
+        refine a ranking: absent."""
         found = dict.fromkeys({f.subject for f in self.feedback}, Priority.SOON)
         found.update(dict.fromkeys({o.subject for o in self.orders}, Priority.SOON))
         returned = {t.subject for t in self.touches if t.touch is Touch.RETURNED}
         found.update(dict.fromkeys(returned, Priority.SOON))
-        at_once = {c.subject for c in self.complaints} | {c.subject for c in self.consents}
-        found.update(dict.fromkeys(at_once, Priority.AT_ONCE))
+        rules = [(c.subject, c.at) for c in self.complaints]
+        rules += [(c.subject, c.at) for c in self.consents]
+        for subject, at in rules:
+            live = at >= live_since
+            if live or subject not in found:
+                found[subject] = Priority.AT_ONCE if live else Priority.SOON
         return found
 
     def paired(self) -> set[tuple[str, str]]:
