@@ -94,6 +94,12 @@ async def _rerank(
         await ranked.save(
             conn, (stored_ranking(ranking, p, now) for p in mine if p in ranking.ranked)
         )
+    if at_once and (unsettled := set(claimed) - held):
+        # A fold held these marks as they settled, renewing them at its own priority (a card
+        # change that followed the complaint: in turn); this ranking was not written, so they
+        # must stay in the lane, or wait behind every ordinary mark.
+        async with db.transaction() as conn:
+            await stale.keep_priority(conn, unsettled, Priority.AT_ONCE)
     return len(claimed)
 
 

@@ -22,6 +22,7 @@ from rapport_events.db import Database
 from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
 from rapport_recommender.background import Worker, working
+from rapport_recommender.domain.facts import Priority
 from rapport_recommender.handlers import fold
 from rapport_recommender.rerank import Outbox, rerank_and_publish, rerank_at_once, rerank_stale
 from rapport_recommender.store import stale
@@ -155,6 +156,34 @@ async def test_a_complaint_has_a_lane_of_its_own_and_still_gets_the_full_pass(
     assert await rerank_at_once(fresh_db, SETTINGS) == 0
     assert await rerank_stale(fresh_db, SETTINGS) == 1
     assert await marks(fresh_db, buyer, caller) == {}
+
+
+async def test_a_mark_a_fold_holds_as_the_lane_settles_stays_in_the_lane(
+    fresh_db: Database,
+) -> None:
+    """The at-once lane skips marks a fold holds when it settles (their ranking is not
+    written); the fold renews them at its own priority, so the lane puts theirs back."""
+    _, pid = new_customer()
+    async with fresh_db.transaction() as conn:
+        await stale.mark(conn, [pid], {pid: Priority.AT_ONCE})
+    token = uuid.uuid4()
+    async with fresh_db.transaction() as conn:
+        assert await stale.claim(conn, token, 1, LEASE, at_least=Priority.AT_ONCE) == [pid]
+    async with fresh_db.transaction() as folding:
+        await stale.mark(folding, [pid])  # a card change, in turn, holding the row
+        async with fresh_db.transaction() as conn:
+            assert await stale.settle(conn, token, [pid], requeue=True) == set()
+
+        async def keep() -> None:
+            async with fresh_db.transaction() as conn:
+                await stale.keep_priority(conn, [pid], Priority.AT_ONCE)
+
+        keeping = asyncio.create_task(keep())
+        await asyncio.sleep(0.2)
+        assert not keeping.done()  # it waits for the fold to commit
+    await keeping
+    async with fresh_db.transaction() as conn:
+        assert await stale.claim(conn, uuid.uuid4(), 1, LEASE, at_least=Priority.AT_ONCE) == [pid]
 
 
 async def test_a_newer_claim_voids_the_older_one(fresh_db: Database) -> None:

@@ -86,6 +86,20 @@ async def queue_due(conn: AsyncConnection, now: datetime, limit: int) -> int:
     return len(due)
 
 
+async def keep_priority(
+    conn: AsyncConnection, profile_ids: Iterable[uuid.UUID], priority: int
+) -> None:
+    """These marks stay at least this pressing (a ranking that was to settle them was not
+    written); waits for a fold that holds them to commit."""
+    ids = sorted(set(profile_ids))
+    if ids:
+        await conn.execute(
+            update(stale_offers)
+            .where(q.profile_id.in_(ids))
+            .values(priority=func.greatest(q.priority, priority))
+        )
+
+
 async def forget(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
     """Merged-away or erased ids: nothing of theirs is ranked again; a ranking in flight is
     void (its claim row is gone), and their stored ranking goes (the mark first: a settling
