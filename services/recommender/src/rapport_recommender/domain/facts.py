@@ -124,10 +124,9 @@ class Facts:
         to swamp. Soon: an answer to an offer (the contact cap, a declined item) or a purchase
         or return (never offer what was just bought or returned). Views, carts and visits only
         refine a ranking: absent."""
-        found = dict.fromkeys({f.subject for f in self.feedback}, Priority.SOON)
-        found.update(dict.fromkeys({o.subject for o in self.orders}, Priority.SOON))
-        returned = {t.subject for t in self.touches if t.touch is Touch.RETURNED}
-        found.update(dict.fromkeys(returned, Priority.SOON))
+        soon = {f.subject for f in self.feedback} | {o.subject for o in self.orders}
+        soon |= {t.subject for t in self.touches if t.touch is Touch.RETURNED}
+        found = dict.fromkeys(soon, Priority.SOON)
         rules = [(c.subject, c.at) for c in self.complaints]
         rules += [(c.subject, c.at) for c in self.consents]
         for subject, at in rules:
