@@ -95,6 +95,7 @@ def loop_over(
     handler: Callable[[Sequence[Delivered[TouchpointEvent]]], Awaitable[None]],
     publisher: Publisher,
     group: str | None = None,
+    max_batch: int = 1000,
 ) -> ConsumerLoop[TouchpointEvent]:
     return ConsumerLoop(
         settings,
@@ -103,6 +104,7 @@ def loop_over(
         decode=lambda _topic, value: decode_event(value),
         handler=handler,
         dead_letters=publisher,
+        max_batch=max_batch,
     )
 
 
@@ -231,6 +233,30 @@ async def test_undecodable_and_rejected_records_go_to_the_dead_letter_topic(
     assert reasons[0].startswith("handler failed: ValueError")
     assert reasons[1].startswith("undecodable")
     assert {record.value for record in dead} == {b"{not json", encode_event(refused)}
+
+
+async def test_the_loop_tells_how_far_behind_the_end_of_the_log_it_is(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    events = [page_view(n) for n in range(200)]
+    await publish(publisher, settings.topics.touchpoints, events)
+    behind_at_each_batch: list[int] = []
+    handled = 0
+    done = asyncio.Event()
+
+    async def handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+        nonlocal handled
+        behind_at_each_batch.append(loop.behind)
+        handled += len(batch)
+        if handled == len(events):
+            done.set()
+
+    loop = loop_over(settings, handler, publisher, max_batch=20)
+    await run_until(loop, done)
+    # Measured after each batch from the committed positions: most of the log was still
+    # ahead after the first ones; at the end, at most the last batch (its commit in flight).
+    assert max(behind_at_each_batch) >= 100
+    assert loop.behind <= 20
 
 
 async def test_stop_lets_the_batch_in_hand_finish_and_commit(

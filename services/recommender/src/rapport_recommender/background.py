@@ -9,6 +9,7 @@ replicas or by an instance that stopped: the work lives in the database, not in 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 
@@ -23,13 +24,20 @@ MAX_BACKOFF_SECONDS = 5.0
 
 # One bounded step of work; returns how much it did (0: nothing was waiting).
 Step = Callable[[], Awaitable[int]]
+# The share of the time the worker may take now, in (0, 1]: below 1 it rests between steps.
+Share = Callable[[], float]
+
+
+def whole() -> float:
+    return 1.0
 
 
 class Worker:
-    def __init__(self, name: str, step: Step, poll_seconds: float) -> None:
+    def __init__(self, name: str, step: Step, poll_seconds: float, share: Share = whole) -> None:
         self.name = name
         self._step = step
         self._poll_seconds = poll_seconds
+        self._share = share
         self._woken = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -45,6 +53,7 @@ class Worker:
         backoff = 0.2
         while not self._stopping.is_set():
             self._woken.clear()  # before looking: a wake from now on means another look
+            began = time.monotonic()
             try:
                 done = await self._step()
             except Exception as error:
@@ -58,10 +67,17 @@ class Worker:
             DONE.labels(self.name).inc(done)
             if not done:
                 await self._pause(self._poll_seconds)
+            elif (share := self._share()) < 1:
+                # Rest so that the steps take `share` of the time; a wake does not cut it short.
+                await self._rest((time.monotonic() - began) * (1 / share - 1))
 
     async def _pause(self, seconds: float) -> None:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._woken.wait(), seconds)
+
+    async def _rest(self, seconds: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
 
 @asynccontextmanager

@@ -47,6 +47,22 @@ class RecommenderSettings(ServiceSettings):
         "backlog, a replay) is ranked soon, not in the at-once lane: the lane is for what is "
         "live, and a backlog's thousands would take the fold's time",
     )
+    catch_up_lag: int = Field(
+        20_000,
+        ge=0,
+        description="records this process's consumer is behind the end of the log beyond "
+        "which it is catching up (a backlog, a replay): the ordinary re-ranking then gives "
+        "way to the fold (see catch_up_share); at a steady 1,000 ev/s it is a few hundred",
+    )
+    catch_up_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="the share of the time the ordinary re-ranking (and the pair merge before "
+        "it) takes while the fold catches up: a customer the backlog touches again would be "
+        "ranked for nothing, so each is ranked about once, after it; the at-once lane keeps "
+        "its pace",
+    )
     rerank_lease_seconds: float = Field(
         30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
     )

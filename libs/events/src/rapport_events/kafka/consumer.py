@@ -94,6 +94,9 @@ class ConsumerLoop(Generic[T]):
         self._positions: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
         self.handled = 0
+        # Records behind the end of the log after the last poll (0 until measured): what is
+        # beside the loop may give it way while it catches up.
+        self.behind = 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -142,7 +145,8 @@ class ConsumerLoop(Generic[T]):
                 )
                 if polled:
                     await self._process(consumer, polled)
-                LAG.labels(self._group_id).set(await self.lag() or 0)
+                self.behind = await self.lag() or 0
+                LAG.labels(self._group_id).set(self.behind)
         finally:
             with suppress(KafkaError):  # not committed: redelivered, and ignored, on restart
                 await self._settle_commit()

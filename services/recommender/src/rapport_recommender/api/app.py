@@ -31,8 +31,16 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     # processes of their own (`work`), where they look for work every rerank_poll_seconds.
     outbox = Outbox(db, publisher, settings.kafka.topics.offers)
     market = MarketReads(settings.market_cache_seconds)  # the API's, and the at-once lane's
+
+    def rerank_share() -> float:
+        catching_up = consumer is not None and consumer.behind > settings.catch_up_lag
+        return settings.catch_up_share if catching_up else 1.0
+
     rerank = Worker(
-        "rerank", lambda: rerank_and_publish(db, settings, outbox), settings.rerank_poll_seconds
+        "rerank",
+        lambda: rerank_and_publish(db, settings, outbox),
+        settings.rerank_poll_seconds,
+        rerank_share,
     )
     at_once = Worker(
         "rerank_at_once",
