@@ -37,3 +37,19 @@ def test_the_least_recently_kept_entries_go_first() -> None:
         a.profile_id,
         c.profile_id,
     }
+
+
+def test_a_batch_larger_than_the_cache_leaves_its_latest_entries() -> None:
+    cache = ProfileCache(3)
+    old = _state()
+    cache.keep([old])
+    batch = [_state() for _ in range(5)]
+    cache.keep(batch)
+    held = cache.stamps([old.profile_id, *(s.profile_id for s in batch)])
+    assert set(held) == {s.profile_id for s in batch[-3:]}
+
+
+def test_a_cache_of_size_zero_keeps_nothing() -> None:
+    cache = ProfileCache(0)
+    cache.keep([_state(), _state()])
+    assert len(cache) == 0

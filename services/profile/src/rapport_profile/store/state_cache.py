@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 
 from rapport_profile.domain.profile import ProfileState
 
@@ -73,8 +74,12 @@ class ProfileCache:
         for state in states:
             self._states.pop(state.profile_id, None)
             self._states[state.profile_id] = state
-        while len(self._states) > self.size:
-            del self._states[next(iter(self._states))]
+        # The oldest evicted in one pass: `next(iter(...))` per entry would walk again over
+        # every slot the pops above left empty at the front of the dict (until it resizes),
+        # a scan per evicted profile that took 5% of the fold's CPU.
+        excess = len(self._states) - self.size
+        for profile_id in list(islice(self._states, max(excess, 0))):
+            del self._states[profile_id]
 
     def __len__(self) -> int:
         return len(self._states)
