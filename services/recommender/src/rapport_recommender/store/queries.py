@@ -378,8 +378,8 @@ async def link_many(conn: AsyncConnection, links: Mapping[str, uuid.UUID]) -> No
     """Point each identifier hash at its profile (one row per hash; sorted, one lock order)."""
     if not links:
         return
-    values = [{"identifier_hash": h, "profile_id": links[h]} for h in sorted(links)]
-    stmt = insert(aliases).values(values)
+    hashes = sorted(links)
+    stmt = _unnest(aliases, {"identifier_hash": hashes, "profile_id": [links[h] for h in hashes]})
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[aliases.c.identifier_hash],
@@ -419,7 +419,8 @@ async def upsert_cards(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     """Newer versions win; a redelivered or older change is a no-op. One row per profile."""
     if not rows:
         return
-    stmt = insert(cards).values(sorted(rows, key=lambda row: row["profile_id"]))
+    ordered = sorted(rows, key=lambda row: row["profile_id"])
+    stmt = _unnest(cards, {key: [row[key] for row in ordered] for key in ordered[0]})
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[cards.c.profile_id],
