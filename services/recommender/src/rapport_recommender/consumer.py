@@ -17,18 +17,21 @@ import orjson
 from rapport_events.changes import ProfileChange, decode_change
 from rapport_events.codec import decode_event
 from rapport_events.db import Database, is_transient
-from rapport_events.envelope import TouchpointEvent
+from rapport_events.envelope import EVENT_TYPES, TouchpointEvent
 from rapport_events.identity import identifier_hash, normalize_email, normalize_phone
 from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
 from rapport_events.kafka.consumer import Delivered
-from rapport_recommender.domain.facts import Touchpoint
+from rapport_recommender.domain.facts import READS_PROPERTIES, Touchpoint
 from rapport_recommender.handlers import Folded, fold, forget_old_contacts
 from rapport_recommender.settings import RecommenderSettings
 
 Message = Touchpoint | TouchpointEvent | ProfileChange
 FORGET_CONTACTS_EVERY_SECONDS = 600.0
 _IDENTITY_KINDS = ("customer_id", "loyalty_id", "email", "phone", "anonymous_id")  # strongest first
-_LEAN_TYPES = frozenset({"order_completed", "store_purchase", "product_viewed"})
+_LINES_TYPES = frozenset({"order_completed", "store_purchase", "cart_updated"})
+# Types whose properties the fold never reads: who, when and where is all it takes of them.
+_BARE_TYPES = frozenset(EVENT_TYPES) - READS_PROPERTIES
+_LEAN_TYPES = _LINES_TYPES | {"product_viewed"} | _BARE_TYPES
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 
@@ -55,12 +58,14 @@ class LeanView:
 
 
 def lean_touchpoint(value: bytes) -> Touchpoint | TouchpointEvent:
-    """The fold's view of a touchpoint from its Kafka value. Orders, store purchases and
-    product views — nearly all of the stream — are read straight from the JSON, checking the
-    fields the fold uses against the contract's rules (identity normalised as validation
-    does; the subject, times, country and lines); validating the whole envelope with pydantic
-    cost five times the rest of the fold per event. Anything else, or anything not in that
-    plain shape, goes through the full validation (which rejects a bad event: dead letter)."""
+    """The fold's view of a touchpoint from its Kafka value. Orders, store purchases, carts,
+    product views and every type whose properties the fold does not read (page views, emails,
+    calls, log-ins: with the others, nearly all of the stream) are read straight from the
+    JSON, checking the fields the fold uses against the contract's rules (identity normalised
+    as validation does; the subject, times, country and lines); validating the whole envelope
+    with pydantic cost five times the rest of the fold per event. Anything else, or anything
+    not in that plain shape, goes through the full validation (which rejects a bad event:
+    dead letter)."""
     try:
         data = orjson.loads(value)
         if not isinstance(data, dict) or data.get("type") not in _LEAN_TYPES:
@@ -80,11 +85,15 @@ def _lean(data: dict[str, Any]) -> Touchpoint:
         if not _COUNTRY.fullmatch(country):
             raise _NotLean
         country = country.upper()
+    if not isinstance(props, dict):
+        raise _NotLean
+    properties: LeanLines | LeanView | None = None
     if kind == "product_viewed":
-        properties: LeanLines | LeanView = LeanView(_text(props["sku"]), _name(props.get("name")))
-    else:
+        properties = LeanView(_text(props["sku"]), _name(props.get("name")))
+    elif kind in _LINES_TYPES:
         lines = props["items"]
-        if not isinstance(lines, list) or not 1 <= len(lines) <= 500:
+        fewest = 0 if kind == "cart_updated" else 1  # a cart may be emptied
+        if not isinstance(lines, list) or not fewest <= len(lines) <= 500:
             raise _NotLean
         properties = LeanLines(tuple(_item(line) for line in lines))
     return Touchpoint(

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import random
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from rapport_events.codec import decode_event, encode_event
-from rapport_events.envelope import parse_event
+from rapport_events.envelope import EVENT_TYPES, parse_event
+from rapport_ingest.api.examples import example_event
 from rapport_recommender.consumer import lean_touchpoint
-from rapport_recommender.domain.facts import Touchpoint, facts_of, touchpoint_of
+from rapport_recommender.domain.facts import READS_PROPERTIES, Touchpoint, facts_of, touchpoint_of
 from rapport_recommender.domain.fold import co_baskets, expand
 from rapport_recommender.domain.similarity import new_pairs
 
@@ -73,6 +75,40 @@ def test_lean_decoding_reads_an_order_as_validation_does(identity: dict[str, str
         full.country,
     )
     assert facts_of([lean]) == facts_of([full])
+
+
+def _as_validated(kind: str, **changes: object) -> bytes:
+    """The contract's example of `kind`, as it lands on the topic (validated by ingest)."""
+    return encode_event(parse_event({**example_event(kind), **changes}))
+
+
+@pytest.mark.parametrize(
+    "kind", [*sorted(set(EVENT_TYPES) - READS_PROPERTIES), "cart_updated", "store_purchase"]
+)
+def test_lean_decoding_reads_any_kind_it_takes_as_validation_does(kind: str) -> None:
+    value = _as_validated(kind, context={"country": " gb "})
+    lean = lean_touchpoint(value)
+    assert isinstance(lean, Touchpoint), "decoded leanly"
+    full = touchpoint_of(decode_event(value))
+    assert (lean.event_id, lean.type, lean.subject, lean.at, lean.country) == (
+        full.event_id,
+        full.type,
+        full.subject,
+        full.at,
+        full.country,
+    )
+    assert facts_of([lean]) == facts_of([full])
+
+
+def test_an_emptied_cart_is_read_leanly_and_a_view_of_nobody_is_refused() -> None:
+    emptied = _as_validated("cart_updated", properties={"cart_id": "c-1", "items": []})
+    lean = lean_touchpoint(emptied)
+    assert isinstance(lean, Touchpoint)
+    assert facts_of([lean]) == facts_of([touchpoint_of(decode_event(emptied))])
+    nobody = orjson.loads(_as_validated("page_viewed"))
+    nobody["identity"] = {}
+    with pytest.raises(ValidationError):  # full validation: a dead letter, as before
+        lean_touchpoint(orjson.dumps(nobody))
 
 
 def test_other_events_and_bad_ones_go_through_full_validation() -> None:

@@ -187,6 +187,21 @@ _FEEDBACK = {
     "offer_accepted": Outcome.ACCEPTED,
     "offer_declined": Outcome.DECLINED,
 }
+# The types whose properties the fold reads (`_add`); of any other type it keeps only who,
+# when and where (last seen, country).
+READS_PROPERTIES = frozenset(
+    {
+        *_BUYS,
+        "product_viewed",
+        "cart_updated",
+        "product_returned",
+        "complaint_logged",
+        "case_resolved",
+        "unsubscribed",
+        "consent_updated",
+        *_FEEDBACK,
+    }
+)
 
 
 def _add(facts: Facts, event: Touchpoint) -> None:  # noqa: PLR0912 - one case per type
