@@ -137,19 +137,26 @@ def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
 
 
 def _unnest(table: Table, columns: Mapping[str, list[Any]]) -> Any:
-    """`INSERT … SELECT … FROM json_to_recordset(:rows)`: the rows as one JSON string,
-    however many (a multi-row VALUES of 100k rows costs seconds just to compile, and array
-    parameters cost the driver a Python type check per element — most of a batch's CPU);
-    orjson encodes it in C and PostgreSQL types it by the column definitions."""
+    """`_insert_rows` of rows given as one list per column."""
     names = list(columns)
     rows_of = zip(*columns.values(), strict=True)
-    payload = encode_json([dict(zip(names, row, strict=True)) for row in rows_of])
-    rows = (
+    return _insert_rows(table, [dict(zip(names, row, strict=True)) for row in rows_of])
+
+
+def _insert_rows(table: Table, rows: Sequence[Row]) -> Any:
+    """`INSERT … SELECT … FROM json_to_recordset(:rows)`: the rows (dicts with the same keys)
+    as one JSON string, however many (a multi-row VALUES of 100k rows costs seconds just to
+    compile, and array parameters cost the driver a Python type check per element — most of
+    a batch's CPU); orjson encodes it in C and PostgreSQL types it by the column
+    definitions (a JSON array becomes an array column)."""
+    names = list(rows[0])
+    payload = encode_json(rows)
+    records = (
         func.json_to_recordset(cast(bindparam("rows", payload.decode(), type_=Text), JSON))
         .table_valued(*(column(name, table.c[name].type) for name in names))
         .render_derived(with_types=True)
     )
-    return insert(table).from_select(names, select(*(rows.c[name] for name in names)))
+    return insert(table).from_select(names, select(*(records.c[name] for name in names)))
 
 
 def _among(key: Any, values: Sequence[Any]) -> Any:
@@ -222,7 +229,7 @@ async def upsert_carts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject")
     if not values:
         return
-    stmt = insert(carts).values(values)
+    stmt = _insert_rows(carts, values)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[carts.c.subject],
@@ -236,7 +243,7 @@ async def upsert_complaints(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject", "case_id")
     if not values:
         return
-    stmt = insert(complaints).values(values)
+    stmt = _insert_rows(complaints, values)
     new, old = stmt.excluded, complaints.c
     await conn.execute(
         stmt.on_conflict_do_update(
@@ -253,7 +260,7 @@ async def upsert_consents(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject", "channel")
     if not values:
         return
-    stmt = insert(consents).values(values)
+    stmt = _insert_rows(consents, values)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[consents.c.subject, consents.c.channel],
@@ -266,7 +273,7 @@ async def upsert_consents(conn: AsyncConnection, rows: Iterable[Row]) -> None:
 async def insert_contacts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "event_id")
     if values:
-        await conn.execute(insert(contacts).values(values).on_conflict_do_nothing())
+        await conn.execute(_insert_rows(contacts, values).on_conflict_do_nothing())
 
 
 async def add_item_stats(conn: AsyncConnection, stats: Mapping[str, ItemStats]) -> None:
@@ -430,8 +437,7 @@ async def upsert_cards(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     """Newer versions win; a redelivered or older change is a no-op. One row per profile."""
     if not rows:
         return
-    ordered = sorted(rows, key=lambda row: row["profile_id"])
-    stmt = _unnest(cards, {key: [row[key] for row in ordered] for key in ordered[0]})
+    stmt = _insert_rows(cards, sorted(rows, key=lambda row: row["profile_id"]))
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[cards.c.profile_id],
