@@ -21,6 +21,7 @@ from rapport_events.observability import get_logger
 log = get_logger(__name__)
 DONE = Counter("rapport_recommender_background_total", "units of background work", ["worker"])
 MAX_BACKOFF_SECONDS = 5.0
+REST_CHECK_SECONDS = 1.0
 
 # One bounded step of work; returns how much it did (0: nothing was waiting).
 Step = Callable[[], Awaitable[int]]
@@ -76,8 +77,14 @@ class Worker:
             await asyncio.wait_for(self._woken.wait(), seconds)
 
     async def _rest(self, seconds: float) -> None:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        """Rest, looking again every REST_CHECK_SECONDS: once the worker has the whole time
+        back (the fold caught up), the rest ends."""
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0 and self._share() < 1:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), min(left, REST_CHECK_SECONDS))
+            if self._stopping.is_set():
+                return
 
 
 @asynccontextmanager

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from rapport_recommender.background import Worker, working
 
 STEP_SECONDS = 0.02
-WINDOW_SECONDS = 0.5
 
 
-async def steps_within_window(share: float) -> int:
+async def steps_within_window(share: float | Callable[[], float], window: float = 0.5) -> int:
     """Steps a worker with endless work takes in the window, woken all the while as a busy
     fold wakes it after every batch."""
     steps = 0
@@ -23,9 +23,11 @@ async def steps_within_window(share: float) -> int:
         await asyncio.sleep(STEP_SECONDS)
         return 1
 
-    worker = Worker("test", step, poll_seconds=60, share=lambda: share)
+    worker = Worker(
+        "test", step, poll_seconds=60, share=share if callable(share) else lambda: share
+    )
     async with working([worker], grace_seconds=5):
-        until = time.monotonic() + WINDOW_SECONDS
+        until = time.monotonic() + window
         while time.monotonic() < until:
             worker.wake()
             await asyncio.sleep(0.01)
@@ -47,3 +49,13 @@ async def test_a_resting_worker_stops_at_once() -> None:
     await steps_within_window(share=0.001)
     # The window, then the stop: not the 20 s rest (nor the 5 s grace, which would log).
     assert time.monotonic() - began < 3
+
+
+async def test_a_rest_ends_once_the_worker_has_the_whole_time_back() -> None:
+    began = time.monotonic()
+
+    def share() -> float:  # a fold catching up for the first 0.3 s, then caught up
+        return 0.001 if time.monotonic() - began < 0.3 else 1.0
+
+    # The first step's 20 s rest ends at the next look (within a second): steps resume.
+    assert await steps_within_window(share, window=2.5) >= 5
