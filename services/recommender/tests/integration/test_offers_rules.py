@@ -31,13 +31,14 @@ def event(
     ago: timedelta = timedelta(0),
     channel: str = "web",
     country: str | None = None,
+    at: datetime = NOW,
 ) -> TouchpointEvent:
     return parse_event(
         {
             "event_id": str(uuid.uuid4()),
             "type": kind,
             "channel": channel,
-            "occurred_at": (NOW - ago).isoformat(),
+            "occurred_at": (at - ago).isoformat(),
             "identity": {"email": email},
             "properties": props,
             "context": {"country": country} if country else {},

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from rapport_events.changes import Erased, Merged
 from rapport_events.codec import decode_json
 from rapport_events.db import Database
+from rapport_events.envelope import now_utc
 from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
 from rapport_recommender.background import Worker, working
@@ -145,7 +146,11 @@ async def test_a_complaint_has_a_lane_of_its_own_and_still_gets_the_full_pass(
     await drain(fresh_db)
     t = tag()
     await fold(fresh_db, SETTINGS, [order(buyer_email, f"{t}-LAMP")], [])
-    complaint = event(caller_email, "complaint_logged", {"case_id": "c-1"}, channel="call_center")
+    # Happening now: only a complaint folded within a minute of it is live (NOW is the time the
+    # module was imported, which a long run leaves minutes behind).
+    complaint = event(
+        caller_email, "complaint_logged", {"case_id": "c-1"}, channel="call_center", at=now_utc()
+    )
     folded = await fold(fresh_db, SETTINGS, [complaint], [])
     assert folded.at_once == 1
     assert await rerank_stale(fresh_db, SETTINGS) == 1  # the purchase only
