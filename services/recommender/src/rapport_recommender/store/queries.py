@@ -396,8 +396,9 @@ async def link_many(conn: AsyncConnection, links: Mapping[str, uuid.UUID]) -> No
     """Point each identifier hash at its profile (one row per hash; sorted, one lock order)."""
     if not links:
         return
-    hashes = sorted(links)
-    stmt = _unnest(aliases, {"identifier_hash": hashes, "profile_id": [links[h] for h in hashes]})
+    stmt = _insert_rows(
+        aliases, [{"identifier_hash": h, "profile_id": links[h]} for h in sorted(links)]
+    )
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[aliases.c.identifier_hash],
