@@ -59,9 +59,9 @@ class RecommenderSettings(ServiceSettings):
         gt=0,
         le=1,
         description="the share of the time the ordinary re-ranking (and the pair merge before "
-        "it) takes while the fold catches up: a customer the backlog touches again would be "
-        "ranked for nothing, so each is ranked about once, after it; the at-once lane keeps "
-        "its pace",
+        "it) takes while the fold catches up: what waits behind a backlog (new events, GET "
+        "offers ranking a marked customer live) needs the fold, not the rankings, which take "
+        "about as long either way; the at-once lane keeps its pace",
     )
     rerank_lease_seconds: float = Field(
         30, gt=0, description="a claimed chunk left unsettled this long is taken up again"
