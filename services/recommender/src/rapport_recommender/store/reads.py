@@ -157,6 +157,7 @@ class _Expiring(Generic[T]):
     def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
         self.seconds, self.clock = seconds, clock
         self.held: dict[object, tuple[float, T]] = {}
+        self._sweep_at = clock() + seconds
 
     def get(self, key: object) -> T | None:
         found = self.held.get(key)
@@ -165,10 +166,15 @@ class _Expiring(Generic[T]):
         return found[1]
 
     def put(self, key: object, value: T) -> None:
-        if len(self.held) > 100_000:  # forget the expired ones now and then
-            now = self.clock()
+        now = self.clock()
+        if now >= self._sweep_at:
+            # Expired values are forgotten once a lifetime, so that what is held is what was
+            # read in the last two. Kept until there were 100,000 of them (as before), the
+            # neighbours of every item ever ranked stayed: for a catalogue of 100,000 items,
+            # gigabytes (an anchor and its similarities are ~10-25 KB).
             self.held = {k: v for k, v in self.held.items() if v[0] >= now}
-        self.held[key] = (self.clock() + self.seconds, value)
+            self._sweep_at = now + self.seconds
+        self.held[key] = (now + self.seconds, value)
 
 
 class MarketReads:
