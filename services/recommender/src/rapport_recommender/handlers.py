@@ -332,10 +332,10 @@ async def rank_customers(
     bought = {h.sku for hs in histories.values() for h in hs if h.touch is Touch.BOUGHT}
     viewed = {h.sku for hs in histories.values() for h in hs if h.touch is Touch.VIEWED}
     shop = await market.shop(conn)
-    anchors_of = await market.anchors(
-        conn, {"bought": sorted(bought), "viewed": sorted(viewed)}, params.neighbours
+    similar_of = await market.similar(
+        conn, {"bought": sorted(bought), "viewed": sorted(viewed)}, params.shrink, params.neighbours
     )
-    bought_anchors, viewed_anchors = anchors_of["bought"], anchors_of["viewed"]
+    bought_similar, viewed_similar = similar_of["bought"], similar_of["viewed"]
     cards = {s: _card(card_rows.get(s), states[s].country) for s in live}
     local = await market.country_top(conn, {c.country for c in cards.values() if c.country})
     segments = {s: segment_of(c.value_tier, c.lifecycle_stage) for s, c in cards.items()}
@@ -345,10 +345,10 @@ async def rank_customers(
         # heartbeats and HTTP requests are not starved.
         await asyncio.sleep(0)
         history = histories[survivor]
-        anchors = {
-            h.sku: a
+        similar_to = {
+            h.sku: s
             for h in history
-            if (a := (bought_anchors if h.touch is Touch.BOUGHT else viewed_anchors).get(h.sku))
+            if (s := (bought_similar if h.touch is Touch.BOUGHT else viewed_similar).get(h.sku))
         }
         card = cards[survivor]
         posteriors: dict[Kind, Posterior] = {
@@ -357,7 +357,7 @@ async def rank_customers(
             if kind in Kind.__members__.values()
         }
         market_now = Market(
-            anchors,
+            similar_to,
             shop.overall,
             local.get(card.country or "", {}),
             shop.trending,

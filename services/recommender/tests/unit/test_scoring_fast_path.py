@@ -110,11 +110,14 @@ def test_fast_scoring_equals_the_plain_definition(seed: int) -> None:
     excluded = set(rng.sample(skus, len(skus) // 4))
     reorders = {sku: rng.choice([0.5, 1.0, 1.0, 2.5]) for sku in rng.sample(skus, len(skus) // 2)}
     expected = plain_scores(history, anchors, popularity, excluded, params, reorders)
-    got_all = product_scores(history, anchors, popularity, excluded, NOW, params, reorders=reorders)
+    similar_to = {sku: a.similar(params.shrink, params.neighbours) for sku, a in anchors.items()}
+    got_all = product_scores(
+        history, similar_to, popularity, excluded, NOW, params, reorders=reorders
+    )
     assert got_all == expected
     for limit in (1, 3, 10):
         got = product_scores(
-            history, anchors, popularity, excluded, NOW, params, limit=limit, reorders=reorders
+            history, similar_to, popularity, excluded, NOW, params, limit=limit, reorders=reorders
         )
         assert got == expected[:limit]
 

@@ -67,7 +67,9 @@ def test_decay_halves_each_half_life_and_trend_is_additive() -> None:
 def test_product_scores_rank_by_recent_similarity_and_name_the_reason() -> None:
     history = [HistoryItem("LAMP", Touch.BOUGHT, NOW - timedelta(days=40))]
     anchors = {"LAMP": Anchor(10, [Neighbour("SHADE", 8, 9), Neighbour("BULB", 2, 100)])}
-    ranked = product_scores(history, anchors, {"POPULAR": 1.0}, {"LAMP"}, NOW, ScoringParams())
+    params = ScoringParams()
+    similar_to = {sku: a.similar(params.shrink, params.neighbours) for sku, a in anchors.items()}
+    ranked = product_scores(history, similar_to, {"POPULAR": 1.0}, {"LAMP"}, NOW, params)
     # SHADE: 8/sqrt(10·9) · 8/13 shrink · 0.92 decay ≈ 0.48; BULB's 2 of 100 buyers ≈ 0.02
     # falls below the popularity blend (0.05) of a best-seller.
     assert [r.sku for r in ranked] == ["SHADE", "POPULAR", "BULB"]
@@ -148,7 +150,8 @@ def test_staples_lead_among_neighbours_and_popular_items_alike() -> None:
     anchors = {"LAMP": Anchor(10, [Neighbour("SHADE", 5, 10), Neighbour("BULB", 5, 10)])}
     popular = {"CARD": 1.0, "BAG": 1.0}
     rates = {"BULB": 2.0, "BAG": 4.0}
-    ranked = product_scores(history, anchors, popular, {"LAMP"}, NOW, params, reorders=rates)
+    similar_to = {sku: a.similar(params.shrink, params.neighbours) for sku, a in anchors.items()}
+    ranked = product_scores(history, similar_to, popular, {"LAMP"}, NOW, params, reorders=rates)
     assert [r.sku for r in ranked] == ["BULB", "SHADE", "BAG", "CARD"]
     assert math.isclose(ranked[0].score, 2 * ranked[1].score)
     assert math.isclose(ranked[2].score, 4 * ranked[3].score)

@@ -24,9 +24,9 @@ from rapport_recommender.domain.rules import (
     open_channels,
 )
 from rapport_recommender.domain.scoring import (
-    Anchor,
     HistoryItem,
     ScoringParams,
+    Similar,
     popularity_blend,
     product_scores,
 )
@@ -164,7 +164,7 @@ def open_complaints(state: CustomerState) -> list[tuple[str, datetime]]:
 class Market:
     """What the whole shop knows that one customer's offers draw on."""
 
-    anchors: Mapping[str, Anchor]
+    similar_to: Mapping[str, Similar]  # a history sku → its neighbours and their similarity
     overall: Mapping[str, float]
     country: Mapping[str, float]
     trending: Mapping[str, float]
@@ -188,7 +188,7 @@ def next_best_offers(
     excluded = excluded_of(items, now, params, policy)
     products = product_scores(
         history_of(items, params.max_history),
-        market.anchors,
+        market.similar_to,
         popularity_blend(market.overall, market.country, market.trending, params),
         excluded,
         now,

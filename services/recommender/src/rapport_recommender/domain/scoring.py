@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, repeat
 from operator import add, mul
@@ -79,26 +79,21 @@ class Anchor:
 
     support: int
     neighbours: Sequence[Neighbour]
-    # (neighbour sku, shrunk cosine) per (shrink, neighbours kept), computed once: an anchor
-    # is shared by every customer who has the item (the evaluation, the service's cache).
-    _similar: dict[tuple[float, int], Similar] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     def similar(self, shrink: float, keep: int) -> Similar:
-        found = self._similar.get((shrink, keep))
-        if found is None:
-            pairs = [
-                (n.sku, cosine(n.together, self.support, n.support, shrink))
-                for n in self.neighbours[:keep]
-            ]
-            best: dict[str, float] = {}
-            for sku, similarity in pairs:
-                best[sku] = max(similarity, best.get(sku, similarity))
-            skus = tuple(sku for sku, _ in pairs)
-            values = tuple(similarity for _, similarity in pairs)
-            found = self._similar[(shrink, keep)] = Similar(skus, values, best)
-        return found
+        """The first `keep` neighbours with their shrunk cosine: what scoring reads. Kept
+        instead of the anchor where anchors are held for long (the service's market reads):
+        a third of its size."""
+        pairs = [
+            (n.sku, cosine(n.together, self.support, n.support, shrink))
+            for n in self.neighbours[:keep]
+        ]
+        best: dict[str, float] = {}
+        for sku, similarity in pairs:
+            best[sku] = max(similarity, best.get(sku, similarity))
+        skus = tuple(sku for sku, _ in pairs)
+        values = tuple(similarity for _, similarity in pairs)
+        return Similar(skus, values, best)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +162,7 @@ def touch_weight(item: HistoryItem, now: datetime, params: ScoringParams) -> flo
 
 def product_scores(
     history: Sequence[HistoryItem],
-    anchors: Mapping[str, Anchor],
+    similar_to: Mapping[str, Similar],
     popularity: Mapping[str, float],
     excluded: set[str],
     now: datetime,
@@ -176,10 +171,10 @@ def product_scores(
     reorders: Mapping[str, float] | None = None,
 ) -> list[ScoredItem]:
     """Candidates ranked best first (the best `limit` of them, if given): Σ over history of
-    recency × shrunk cosine, plus buy-again for items bought long enough ago (the more, the
-    more orders held it and the more the shop's customers re-order it: `reorders` is the
-    item's orders per buyer), plus a little popularity (which also ranks customers with no
-    history at all).
+    recency × shrunk cosine (`similar_to`: a history sku → its neighbours, `Anchor.similar`),
+    plus buy-again for items bought long enough ago (the more, the more orders held it and the
+    more the shop's customers re-order it: `reorders` is the item's orders per buyer), plus a
+    little popularity (which also ranks customers with no history at all).
 
     The hot loop of the service (a wholesaler's 50 items × 100 neighbours are 5,000 credits):
     one dictionary of floats, summed in history order; the reason ("because of which history
@@ -195,8 +190,7 @@ def product_scores(
         again = _again(item, params, rates.get(item.sku, 1.0))
         if again is not None:
             scores[item.sku] = get(item.sku, 0.0) + weight * again
-        anchor = anchors.get(item.sku)
-        similar = anchor.similar(params.shrink, params.neighbours) if anchor else None
+        similar = similar_to.get(item.sku)
         if similar is not None:
             # scores[sku] = scores.get(sku, 0.0) + weight × similarity for each neighbour in
             # turn, iterated in C (`update` consumes the pairs one by one, so a repeated sku

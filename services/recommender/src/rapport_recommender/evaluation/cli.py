@@ -164,7 +164,10 @@ def score(
         a: [Neighbour(b, n, memory.stats[b][1]) for b, n in counts.most_common(params.neighbours)]
         for a, counts in memory.pairs.items()
     }
-    anchors = {a: Anchor(memory.stats[a][1], ns) for a, ns in neighbours.items()}
+    similar_to = {
+        a: Anchor(memory.stats[a][1], ns).similar(params.shrink, params.neighbours)
+        for a, ns in neighbours.items()
+    }
     overall = _top({s: float(r[1]) for s, r in memory.stats.items()}, POPULAR)
     trending = _top({s: r[4] for s, r in memory.stats.items()}, POPULAR)
     by_country: dict[str, dict[str, float]] = defaultdict(dict)
@@ -208,7 +211,7 @@ def score(
     def ours(subject: str, excluded: set[str]) -> list[str]:
         state = CustomerState(items=item_states(subject), country=memory.country.get(subject))
         market = Market(
-            anchors, overall, by_country.get(state.country or "", {}), trending, names, reorders
+            similar_to, overall, by_country.get(state.country or "", {}), trending, names, reorders
         )
         offers = next_best_offers(state, Card(), market, {}, split, params, policy, salt=subject)
         return [o.items[0] for o in offers if o.kind is Kind.PRODUCT][:K]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Text
 
 from rapport_recommender.domain.bandit import Posterior
-from rapport_recommender.domain.scoring import Anchor, Neighbour, reorder_rates
+from rapport_recommender.domain.scoring import Anchor, Neighbour, Similar, reorder_rates
 from rapport_recommender.store.tables import arms, item_countries, item_pairs, items
 
 KINDS = ("bought", "viewed")
@@ -191,7 +192,7 @@ class MarketReads:
         self._shop: _Expiring[Shop] = _Expiring(seconds, clock)
         self._countries: _Expiring[dict[str, float]] = _Expiring(seconds, clock)
         # (None,) for an item without neighbours: known, nothing to read again
-        self._anchors: _Expiring[tuple[Anchor | None]] = _Expiring(seconds, clock)
+        self._similar: _Expiring[tuple[Similar | None]] = _Expiring(seconds, clock)
 
     async def shop(self, conn: AsyncConnection) -> Shop:
         found = self._shop.get("shop")
@@ -212,17 +213,19 @@ class MarketReads:
                 found[country] = top
         return found
 
-    async def anchors(
-        self, conn: AsyncConnection, wanted: Mapping[str, Iterable[str]], keep: int
-    ) -> dict[str, dict[str, Anchor]]:
-        """kind → sku → its anchor (support and `keep` nearest neighbours), for the skus that
-        have any neighbours."""
+    async def similar(
+        self, conn: AsyncConnection, wanted: Mapping[str, Iterable[str]], shrink: float, keep: int
+    ) -> dict[str, dict[str, Similar]]:
+        """kind → sku → its `keep` nearest neighbours with their similarity, for the skus that
+        have any. What is kept is only that (`Anchor.similar`), with each sku's name shared:
+        the anchors themselves were three times the size (~25 KB each, with a fresh string
+        per neighbour), and an API process holds thousands of them."""
         shop = await self.shop(conn)
-        found: dict[str, dict[str, Anchor]] = {kind: {} for kind in KINDS}
+        found: dict[str, dict[str, Similar]] = {kind: {} for kind in KINDS}
         missing = []
         for kind, skus in wanted.items():
             for sku in skus:
-                held = self._anchors.get((kind, sku, keep))
+                held = self._similar.get((kind, sku, shrink, keep))
                 if held is None:
                     missing.append((kind, sku))
                 elif held[0] is not None:
@@ -231,9 +234,10 @@ class MarketReads:
             read = await read_neighbours(conn, missing, keep)
             for (kind, sku), near in read.items():
                 anchor = _anchor(shop, kind, sku, near)
-                self._anchors.put((kind, sku, keep), (anchor,))
-                if anchor is not None:
-                    found[kind][sku] = anchor
+                similar = anchor.similar(shrink, keep) if anchor is not None else None
+                self._similar.put((kind, sku, shrink, keep), (similar,))
+                if similar is not None:
+                    found[kind][sku] = similar
         return found
 
 
@@ -241,7 +245,9 @@ def _anchor(shop: Shop, kind: str, sku: str, near: list[tuple[str, int]]) -> Anc
     """The anchor as the store knows it: neighbours (and the anchor) that are in the catalogue."""
     support = shop.support[kind]
     own = support.get(sku)
-    neighbours = [Neighbour(b, together, support[b]) for b, together in near if b in support]
+    neighbours = [
+        Neighbour(sys.intern(b), together, support[b]) for b, together in near if b in support
+    ]
     if own is None or not neighbours:
         return None
     return Anchor(own, neighbours)
