@@ -52,8 +52,8 @@ async def latency_scenarios(bench: Bench, only: set[str], step: Step, say: Say) 
             ),
         )
     if "offers" in only:
-        say("stack")("starting the recommender")
-        await stack.start("recommender")
+        say("stack")("starting the recommender (serve, and work at a lower CPU priority)")
+        await stack.start_recommender_as_deployed()
         caught = await scenarios.catch_up(bench, say("offers"), ("profile", "recommender"))
         await step(
             "offers",

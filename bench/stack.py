@@ -40,6 +40,7 @@ VENV_BIN = REPO_ROOT / ".venv" / "bin"
 LOCAL_SCRIPTS = REPO_ROOT / "deploy" / "local"
 
 SERVICES = ("ingest", "profile", "recommender")
+WORK_NICENESS = 10  # RAPPORT_NICENESS of deploy/k8s/base/recommender/work-deployment.yaml
 WITH_DATABASE = ("profile", "recommender")
 
 
@@ -120,6 +121,7 @@ class ServiceProcess:
     port: int
     env: dict[str, str]
     log_path: Path
+    command: str = "serve"
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
 
@@ -139,7 +141,7 @@ class ServiceProcess:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
-            [str(VENV_BIN / f"rapport-{self.name}"), "serve"],
+            [str(VENV_BIN / f"rapport-{self.name}"), self.command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -295,21 +297,45 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def spawn(self, name: str) -> ServiceProcess:
+    def spawn(
+        self, name: str, command: str = "serve", env: dict[str, str] | None = None
+    ) -> ServiceProcess:
         """A new (not yet started) process of `name` on a free port, tracked by the stack."""
         port = free_port()
         index = sum(1 for process in self.processes if process.name == name)
         service = ServiceProcess(
-            name, port, self.env_for(name, port), self.log_dir / f"{name}-{index}.log"
+            name,
+            port,
+            {**self.env_for(name, port), **(env or {})},
+            self.log_dir / f"{name}-{index}.log",
+            command,
         )
         self.processes.append(service)
         return service
 
-    async def start(self, name: str) -> ServiceProcess:
-        service = self.spawn(name)
+    async def start(
+        self, name: str, command: str = "serve", env: dict[str, str] | None = None
+    ) -> ServiceProcess:
+        service = self.spawn(name, command, env)
         service.start()
         await service.wait_ready()
         return service
+
+    async def start_recommender_as_deployed(self, serving: int = 1) -> list[ServiceProcess]:
+        """The recommender's processes as deploy/k8s/base runs them: `work` re-ranking in turn
+        at a lower CPU priority, then `serving` processes of `serve` folding, ranking
+        complaints and consents at once and answering HTTP (started last: `url("recommender")`
+        is the newest process's)."""
+        work = await self.start(
+            "recommender",
+            "work",
+            {"RAPPORT_AT_ONCE_LANE_ENABLED": "false", "RAPPORT_NICENESS": str(WORK_NICENESS)},
+        )
+        serve = {"RAPPORT_ORDINARY_LANE_ENABLED": "false"}
+        started = await asyncio.gather(
+            *(self.start("recommender", env=serve) for _ in range(serving))
+        )
+        return [work, *started]
 
     async def start_all(self) -> dict[str, ServiceProcess]:
         started = {name: self.spawn(name) for name in SERVICES}

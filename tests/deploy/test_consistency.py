@@ -355,13 +355,27 @@ def test_every_kafka_client_takes_the_connection_options() -> None:
 def test_the_work_deployment_is_the_recommender_without_its_fold(
     built: dict[str, list[Resource]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Same image, settings and credentials as the serving pods; only the command differs."""
+    """Same image, settings and credentials as the serving pods; only the command and the
+    division of the background lanes differ: every lane runs in one of the two, the ordinary
+    one at a lower CPU priority."""
     work = named(built["prod"], "Deployment", "rapport-recommender-work")
     (container,) = pod_spec(work)["containers"]
     serving = service_container(built["prod"], "recommender")
     assert container["args"] == ["work"]
     assert container["image"] == serving["image"]
-    assert container_env(built["prod"], container) == container_env(built["prod"], serving)
+    work_env = container_env(built["prod"], container)
+    serving_env = container_env(built["prod"], serving)
+    lanes = {"RAPPORT_ORDINARY_LANE_ENABLED", "RAPPORT_AT_ONCE_LANE_ENABLED", "RAPPORT_NICENESS"}
+    assert {k: v for k, v in work_env.items() if k not in lanes} == {
+        k: v for k, v in serving_env.items() if k not in lanes
+    }
+    assert {k: v for k, v in serving_env.items() if k in lanes} == {
+        "RAPPORT_ORDINARY_LANE_ENABLED": "false"
+    }
+    assert {k: v for k, v in work_env.items() if k in lanes} == {
+        "RAPPORT_AT_ONCE_LANE_ENABLED": "false",
+        "RAPPORT_NICENESS": "10",
+    }
     from rapport_recommender.__main__ import main
 
     with pytest.raises(SystemExit) as exited:

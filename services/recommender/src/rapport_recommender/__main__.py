@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from rapport_events.db import upgrade_schema
 from rapport_events.service import serve
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.command == "work":
         settings = settings.model_copy(update={"consumer_enabled": False})
+    if settings.niceness:
+        os.nice(settings.niceness)
     serve(build_app(settings), settings)
 
 

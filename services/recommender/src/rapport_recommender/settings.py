@@ -22,6 +22,23 @@ class RecommenderSettings(ServiceSettings):
     background_enabled: bool = Field(
         True, description="re-rank stale customers and merge pending pairs in this process"
     )
+    ordinary_lane_enabled: bool = Field(
+        True,
+        description="with background work: the ordinary re-ranking and the pair merge (off "
+        "in `serve` where `work` processes of a lower CPU priority take them)",
+    )
+    at_once_lane_enabled: bool = Field(
+        True,
+        description="with background work: the at-once lane, complaints and consents ranked "
+        "as soon as they are folded (off in `work` processes of a lower CPU priority)",
+    )
+    niceness: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="added to the process's CPU niceness at start: a `work` process yields "
+        "the CPU to the fold and the at-once lane when the host is busy",
+    )
     max_batch: int = Field(5000, description="most events folded in one transaction")
     contact_cap_per_week: int = Field(3, ge=0, description="offers per customer per channel")
     decline_cooldown_days: float = Field(90, description="rest for an item declined twice")

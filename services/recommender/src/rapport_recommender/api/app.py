@@ -47,7 +47,8 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         lambda: rerank_at_once_and_publish(db, settings, outbox, market),
         settings.rerank_poll_seconds,
     )
-    workers = [rerank, at_once] if settings.background_enabled else []
+    lanes = {rerank: settings.ordinary_lane_enabled, at_once: settings.at_once_lane_enabled}
+    workers = [w for w, on in lanes.items() if on] if settings.background_enabled else []
 
     def folded(batch: Folded) -> None:
         rerank.wake()
