@@ -186,15 +186,21 @@ def next_best_offers(
 ) -> list[Offer]:
     items = merge_items(state.items)
     excluded = excluded_of(items, now, params, policy)
-    products = product_scores(
-        history_of(items, params.max_history),
-        market.similar_to,
-        popularity_blend(market.overall, market.country, market.trending, params),
-        excluded,
-        now,
-        params,
-        limit=MAX_PRODUCTS,
-        reorders=market.reorders,
+    complaints = open_complaints(state)
+    # An open complaint holds back every sales offer (rank_offers): no products to score.
+    products = (
+        []
+        if complaints
+        else product_scores(
+            history_of(items, params.max_history),
+            market.similar_to,
+            popularity_blend(market.overall, market.country, market.trending, params),
+            excluded,
+            now,
+            params,
+            limit=MAX_PRODUCTS,
+            reorders=market.reorders,
+        )
     )
     consent = effective_consent(state.consents, card.marketing_consent)
     contacts = contacts_this_week(state.presented, now)
@@ -203,7 +209,7 @@ def next_best_offers(
         channels=open_channels(consent, contacts, policy.contact_cap_per_week),
         value_tier=card.value_tier,
         lifecycle_stage=card.lifecycle_stage,
-        open_complaints=open_complaints(state),
+        open_complaints=complaints,
         abandoned_cart=[s for s in abandoned_cart(state, now, policy) if s not in excluded],
         cart_at=state.cart[1] if state.cart else None,
         names=market.names,
