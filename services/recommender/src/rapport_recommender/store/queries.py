@@ -17,11 +17,13 @@ from sqlalchemy import (
     JSON,
     Table,
     Text,
+    any_,
     bindparam,
     cast,
     column,
     delete,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -546,24 +548,42 @@ async def identities(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) ->
     return found
 
 
+CUSTOMER_TABLES = {
+    "items": customer_items,
+    "customers": customers,
+    "carts": carts,
+    "complaints": complaints,
+    "consents": consents,
+}
+
+
 async def customer_rows(
     conn: AsyncConnection, subjects: Sequence[str]
 ) -> dict[str, dict[str, list[Row]]]:
-    """Every per-customer row of these subjects: subject → table → rows."""
+    """Every per-customer row of these subjects: subject → table → rows.
+
+    One statement, each table's rows as an array of records (decoded by the driver): a
+    statement per table was five round trips, and on a busy machine each round trip waits
+    for the CPU twice (the at-once lane, tracing one complaint's ranking at 1,000 ev/s: 20-110
+    ms for these reads of a single customer)."""
     found: dict[str, dict[str, list[Row]]] = {}
     wanted = sorted(set(subjects))
     if not wanted:
         return found
-    for name, table in (
-        ("items", customer_items),
-        ("customers", customers),
-        ("carts", carts),
-        ("complaints", complaints),
-        ("consents", consents),
-    ):
-        rows = await conn.execute(select(table).where(_among(table.c.subject, wanted)))
-        for row in rows:
-            found.setdefault(row.subject, {}).setdefault(name, []).append(dict(row._mapping))
+    among = bindparam("subjects", value=wanted, type_=ARRAY(Text))
+    per_table = []
+    for name, table in CUSTOMER_TABLES.items():
+        row = table.alias(f"{name}_row")
+        per_table.append(
+            select(func.array_agg(literal_column(row.name)))
+            .where(row.c.subject == any_(among))
+            .scalar_subquery()
+            .label(name)
+        )
+    every = (await conn.execute(select(*per_table))).one()._mapping
+    for name in CUSTOMER_TABLES:
+        for record in every[name] or ():
+            found.setdefault(record["subject"], {}).setdefault(name, []).append(dict(record))
     return found
 
 
