@@ -147,10 +147,11 @@ async def _write(conn: AsyncConnection, update: BatchUpdate) -> None:
 async def _learn(conn: AsyncConnection, answers: dict[tuple[str, str], tuple[int, int]]) -> None:
     """Accepted/declined answers update the arm of the answering customer's segment."""
     profiles = await queries.profiles_of_subjects(conn, (s for s, _ in answers))
+    cards = await queries.cards_of(conn, profiles.values())  # one read, not one per answer
     totals: dict[tuple[str, str], tuple[int, int]] = {}
     for (subject, kind), (accepted, declined) in answers.items():
         profile_id = profiles.get(subject)
-        card_row = await queries.card(conn, profile_id) if profile_id else None
+        card_row = cards.get(profile_id) if profile_id else None
         segment = segment_of(
             card_row["value_tier"] if card_row else None,
             card_row["lifecycle_stage"] if card_row else None,

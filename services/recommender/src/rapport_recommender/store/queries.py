@@ -613,10 +613,6 @@ async def cards_of(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> d
     return {row.profile_id: dict(row._mapping) for row in rows}
 
 
-async def card(conn: AsyncConnection, profile_id: uuid.UUID) -> Row | None:
-    return (await cards_of(conn, [profile_id])).get(profile_id)
-
-
 # --- the outbox --------------------------------------------------------------------------------
 
 
