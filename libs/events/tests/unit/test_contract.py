@@ -111,7 +111,16 @@ def test_phone_region_comes_from_the_validation_context() -> None:
         (envelope("teleported", {}), "type", "unknown event type"),
         ({"channel": "web"}, "type", "required"),
         (envelope("page_viewed", {"url": "/"}, identity={}), "identity", "at least one identity"),
-        (envelope("page_viewed", {"url": "/"}, identity={"email": "nope"}), "identity", "email"),
+        (
+            envelope("page_viewed", {"url": "/"}, identity={"email": "nope"}),
+            "identity.email",
+            "not a valid email address",
+        ),
+        (
+            envelope("page_viewed", {"url": "/"}, identity={"customer_id": "   "}),
+            "identity.customer_id",
+            "at least 1 character",
+        ),
         (envelope("page_viewed", {}), "properties.url", "required"),
         (envelope("page_viewed", {"url": "/"}, channel="fax"), "channel", "web"),
         (
