@@ -104,6 +104,8 @@ class Identity(BaseModel):
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Identity:
+        # Field by field, not `self.pairs()`: every consumer validates every event it decodes,
+        # and building that list was ~0.7 us of ~5. A test checks each kind alone passes.
         if (
             self.customer_id is None
             and self.anonymous_id is None

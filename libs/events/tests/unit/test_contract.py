@@ -92,6 +92,12 @@ def test_identity_is_normalised() -> None:
     assert identity.loyalty_id == "L-1"
 
 
+@pytest.mark.parametrize("kind", list(IdentityKind))
+def test_any_one_identifier_is_enough(kind: IdentityKind) -> None:
+    given = {"email": "ada@example.com", "phone": "+447700900123"}.get(kind.value, "X-1")
+    assert Identity.model_validate({kind.value: given}).pairs() == [(kind, given)]
+
+
 def test_phone_numbers_in_any_common_format_agree() -> None:
     spellings = ["+44 7700 900123", "07700-900-123", "(07700) 900123", "0044 7700 900123"]
     assert {Identity(phone=raw).phone for raw in spellings} == {"+447700900123"}
