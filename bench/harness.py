@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench.sampler import Sampler, Usage, listener_pids, postgres_pids
+from bench.sampler import Sampler, Usage, listener_pids
 from bench.stack import REPO_ROOT, VENV_BIN, Stack, free_port
 
 
@@ -78,7 +78,7 @@ class Bench:
         kafka_port = int(self.stack.infra.kafka_bootstrap.rsplit(":", 1)[1])
         found["Kafka broker (shared)"] = listener_pids(kafka_port)
         pg_port = int(self.stack.infra.database_url.split("@", 1)[1].split("/")[0].split(":")[1])
-        found["PostgreSQL (shared, all backends)"] = postgres_pids(pg_port)
+        found["PostgreSQL (shared, all backends)"] = listener_pids(pg_port, recursive=True)
         found.update(self.extra_pids)
         return found
 

@@ -112,21 +112,12 @@ def _listener(port: int) -> psutil.Process | None:
     return None
 
 
-def listener_pids(port: int) -> list[int]:
-    """The process listening on a loopback port (the broker), with its children."""
+def listener_pids(port: int, *, recursive: bool = False) -> list[int]:
+    """The process listening on a loopback port (the broker, the database server) with its
+    children (`recursive`: theirs too, e.g. every PostgreSQL backend)."""
     listener = _listener(port)
     if listener is None:
         return []
     with contextlib.suppress(psutil.Error):  # gone since: found again at the next sample
-        return [listener.pid, *(c.pid for c in listener.children())]
-    return []
-
-
-def postgres_pids(port: int) -> list[int]:
-    """The PostgreSQL server on `port` and its backends (shared by the whole machine)."""
-    listener = _listener(port)
-    if listener is None:
-        return []
-    with contextlib.suppress(psutil.Error):
-        return [listener.pid, *(c.pid for c in listener.children(recursive=True))]
+        return [listener.pid, *(c.pid for c in listener.children(recursive=recursive))]
     return []
