@@ -167,7 +167,7 @@ async def fold_in_processes(
     workers = [context.Process(target=_worker, args=args) for _ in range(processes)]
     # Progress from the group's committed offsets: counting the claimed events would scan
     # the table the fold is filling, several times a second, on the same two cores.
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     started = time.perf_counter()
     for worker in workers:
