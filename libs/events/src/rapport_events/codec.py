@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from rapport_events.envelope import EVENT_ADAPTER, TouchpointEvent
+
+# The headers of a touchpoint record: a consumer may choose records by them without parsing
+# the value (the recommender's express lane takes only complaints and consents).
+EVENT_TYPE_HEADER = "event-type"
+Header = tuple[str, bytes]
+
+
+def event_headers(event: TouchpointEvent, source: str) -> list[Header]:
+    """`event-id`, `event-type` and `source` (the API key that sent it)."""
+    return [
+        ("event-id", str(event.event_id).encode()),
+        (EVENT_TYPE_HEADER, event.type.encode()),
+        ("source", source.encode()),
+    ]
+
+
+def header(headers: Sequence[Header], name: str) -> bytes | None:
+    """The first value of a header, if the record has it."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
 
 
 def encode_event(event: TouchpointEvent) -> bytes:

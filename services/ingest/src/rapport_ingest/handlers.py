@@ -20,7 +20,7 @@ import orjson
 from pydantic import ValidationError
 
 from rapport_events.auth import Principal
-from rapport_events.codec import encode_event
+from rapport_events.codec import encode_event, event_headers
 from rapport_events.envelope import EVENT_ADAPTER, TouchpointEvent, now_utc
 from rapport_events.identity import message_key
 from rapport_events.kafka import Publisher
@@ -162,16 +162,11 @@ class Intake:
             else:
                 fresh[event.event_id] = event
         if fresh:
-            source = principal.name.encode()
             records = [
                 (
                     message_key(event.identity),
                     encode_event(event),
-                    [
-                        ("event-id", str(event.event_id).encode()),
-                        ("event-type", event.type.encode()),
-                        ("source", source),
-                    ],
+                    event_headers(event, principal.name),
                 )
                 for event in fresh.values()
             ]

@@ -11,12 +11,11 @@ from functools import lru_cache
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, UnknownTopicOrPartitionError
 
+from rapport_events.codec import Header
 from rapport_events.observability import get_logger
 from rapport_events.settings import KafkaSettings
 
 log = get_logger(__name__)
-
-Header = tuple[str, bytes]
 
 # send() raises these while the broker is merely away; they leave the producer sound.
 OUTAGE_SYMPTOMS = (KafkaTimeoutError, UnknownTopicOrPartitionError)
