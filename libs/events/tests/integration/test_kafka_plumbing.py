@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from rapport_events.codec import decode_event, encode_event
+from rapport_events.codec import decode_event, encode_event, header
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import message_key
 from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
@@ -204,6 +204,48 @@ async def test_offsets_are_committed_only_after_the_handler_finished(
     await run_until(loop, done)
     assert sorted(set(seen)) == sorted(event.event_id for event in events)
     assert await committed(settings, group, settings.topics.touchpoints) == len(events)
+
+
+async def test_a_loop_that_selects_by_header_passes_over_the_rest_and_commits_past_it(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    chosen = [page_view(n) for n in range(5)]
+    passed_over = [page_view(n) for n in range(5, 50)]
+    await publisher.publish_many(
+        settings.topics.touchpoints,
+        [
+            (message_key(e.identity), encode_event(e), [("pick", b"yes" if e in chosen else b"no")])
+            for e in chosen + passed_over
+        ],
+    )
+    group = f"group-{uuid.uuid4().hex[:6]}"
+    seen: list[uuid.UUID] = []
+    done = asyncio.Event()
+
+    async def handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+        seen.extend(item.value.event_id for item in batch)
+        if len(seen) >= len(chosen):
+            done.set()
+
+    decoded: list[bytes] = []
+
+    def decode(_topic: str, value: bytes) -> TouchpointEvent:
+        decoded.append(value)
+        return decode_event(value)
+
+    loop = ConsumerLoop(
+        settings,
+        group_id=group,
+        topics=[settings.topics.touchpoints],
+        decode=decode,
+        handler=handler,
+        dead_letters=publisher,
+        select=lambda record: header(record.headers, "pick") == b"yes",
+    )
+    await run_until(loop, done)
+    assert sorted(seen) == sorted(e.event_id for e in chosen)
+    assert len(decoded) == len(chosen)  # what it passes over it does not even decode
+    assert await committed(settings, group, settings.topics.touchpoints) == 50
 
 
 async def test_undecodable_and_rejected_records_go_to_the_dead_letter_topic(

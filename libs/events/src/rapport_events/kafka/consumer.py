@@ -11,6 +11,8 @@ at-least-once delivery into an exactly-once effect.
 - Any other failure is a record the handler cannot take: the batch is bisected until the
   record is found, and it goes to the dead-letter topic; the stream goes on.
 - `stop()` (wired to SIGTERM) lets the batch in hand finish and commit, then leaves the group.
+- A loop given `select` passes over the records it does not choose (by their headers or time,
+  without decoding them); their offsets commit with the batch.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class Delivered(Generic[T]):
 
 Handler = Callable[[Sequence[Delivered[T]]], Awaitable[None]]
 Decoder = Callable[[str, bytes], T]
+Selector = Callable[[ConsumerRecord], bool]
+
+
+def _every(record: ConsumerRecord) -> bool:
+    return True
 
 
 def _default_transient(error: BaseException) -> bool:
@@ -78,6 +85,7 @@ class ConsumerLoop(Generic[T]):
         poll_timeout_ms: int = 200,
         is_transient: Callable[[BaseException], bool] = _default_transient,
         from_beginning: bool = True,
+        select: Selector = _every,
     ) -> None:
         self._settings = settings
         self._group_id = group_id
@@ -89,6 +97,7 @@ class ConsumerLoop(Generic[T]):
         self._poll_timeout_ms = poll_timeout_ms
         self._is_transient = is_transient
         self._from_beginning = from_beginning
+        self._select = select
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._positions: dict[TopicPartition, int] = {}
@@ -181,6 +190,8 @@ class ConsumerLoop(Generic[T]):
             poisoned: list[tuple[ConsumerRecord, str]] = []
             for records in polled.values():
                 for record in records:
+                    if not self._select(record):
+                        continue
                     try:
                         value = self._decode(record.topic, record.value)
                     except Exception as error:
