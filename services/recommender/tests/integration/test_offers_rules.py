@@ -437,3 +437,20 @@ async def test_contacts_older_than_the_cap_window_are_forgotten(fresh_db: Databa
     async with fresh_db.connection() as conn:
         kept = (await conn.execute(query, {"s": subject})).scalars().all()
     assert kept == [recent.event_id]
+
+
+async def test_the_newer_sighting_gives_the_country_whatever_the_fold_order(
+    fresh_db: Database,
+) -> None:
+    """The express lane folds complaints and consents ahead of the stream: an older event
+    folded after a newer one must not roll the customer's country back."""
+    email = f"c-{uuid.uuid4().hex[:8]}@example.com"
+    newer = event(email, "page_viewed", {"url": "/"}, country="FR")
+    older = event(email, "page_viewed", {"url": "/"}, country="DE", ago=timedelta(hours=1))
+    await fold(fresh_db, SETTINGS, [newer], [])
+    await fold(fresh_db, SETTINGS, [older], [])
+    async with fresh_db.connection() as conn:
+        country = await conn.scalar(
+            text("SELECT country FROM customers WHERE subject = :s"), {"s": email_hash(email)}
+        )
+    assert country == "FR"

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     cast,
     column,
     delete,
@@ -220,7 +221,12 @@ async def upsert_customers(conn: AsyncConnection, deltas: Mapping[str, CustomerD
             set_={
                 "last_seen_at": func.greatest(old.last_seen_at, new.last_seen_at),
                 "last_order_at": func.greatest(old.last_order_at, new.last_order_at),
-                "country": func.coalesce(new.country, old.country),
+                # The newer sighting's country, whatever the order the events are folded in
+                # (the express lane folds complaints and consents ahead of the stream).
+                "country": case(
+                    (new.last_seen_at >= old.last_seen_at, func.coalesce(new.country, old.country)),
+                    else_=func.coalesce(old.country, new.country),
+                ),
             },
         )
     )
