@@ -5,16 +5,18 @@ the profile service of the shared stack cannot interleave its own changes."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import select
 
 from rapport_events.changes import Identified, encode_change
-from rapport_events.codec import decode_json, encode_event
+from rapport_events.codec import decode_json, encode_event, event_headers
+from rapport_events.db import Database
 from rapport_events.envelope import parse_event
 from rapport_events.identity import IdentityKind, identifier_hash, message_key
 from rapport_events.kafka import Publisher
@@ -22,6 +24,7 @@ from rapport_events.settings import KafkaSettings
 from rapport_recommender.api.app import build_app
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import MIGRATIONS
+from rapport_recommender.store.tables import processed_events
 from support.fixtures import database_settings, own_topics
 from support.infra import Endpoints, create_database, drop_database
 from support.keys import ApiKeys
@@ -81,23 +84,53 @@ def order(email: str, *skus: str, days_ago: float = 3) -> Any:
     )
 
 
-async def send(sender: Publisher, kafka: KafkaSettings, *events: Any) -> None:
-    await sender.publish_many(
-        kafka.topics.touchpoints, [(message_key(e.identity), encode_event(e), ()) for e in events]
+def complaint(email: str) -> Any:
+    return parse_event(
+        {
+            "type": "complaint_logged",
+            "channel": "call_center",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "identity": {"email": email},
+            "properties": {"case_id": uuid.uuid4().hex, "category": "late delivery"},
+        }
     )
+
+
+async def send(sender: Publisher, kafka: KafkaSettings, *events: Any) -> None:
+    """As ingest publishes them: keyed by identity, with the event headers."""
+    await sender.publish_many(
+        kafka.topics.touchpoints,
+        [(message_key(e.identity), encode_event(e), event_headers(e, "test")) for e in events],
+    )
+
+
+async def identify(sender: Publisher, kafka: KafkaSettings, pid: uuid.UUID, email: str) -> None:
+    """What the profile service publishes when it links an email to a profile."""
+    change = Identified(
+        profile_id=pid,
+        changed_at=datetime.now(UTC),
+        identifier_hashes=[identifier_hash(IdentityKind.EMAIL, email)],
+    )
+    await sender.publish(kafka.topics.profile_changes, encode_change(change), key=str(pid).encode())
+
+
+async def offers_listener(kafka: KafkaSettings) -> AIOKafkaConsumer:
+    """A reader of the offers topic from its beginning, started (the caller stops it)."""
+    listener = AIOKafkaConsumer(
+        kafka.topics.offers,
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"listen-{uuid.uuid4().hex[:6]}",
+    )
+    await listener.start()
+    return listener
 
 
 async def test_offers_flow_from_kafka_to_http_and_the_offers_topic(
     kafka: KafkaSettings, sender: Publisher, db_url: str, keys: ApiKeys
 ) -> None:
     t = uuid.uuid4().hex[:6]
-    listener = AIOKafkaConsumer(
-        kafka.topics.offers,
-        bootstrap_servers=kafka.bootstrap_servers,
-        auto_offset_reset="earliest",
-        group_id=f"listen-{t}",
-    )
-    await listener.start()
+    listener = await offers_listener(kafka)
     try:
         settings = settings_for(kafka, db_url, keys)
         email, pid = f"e2e-{t}@example.com", uuid.uuid4()
@@ -108,14 +141,7 @@ async def test_offers_flow_from_kafka_to_http_and_the_offers_topic(
                 *[order(f"o{i}-{t}@example.com", f"{t}-LAMP", f"{t}-SHADE") for i in range(3)],
             )
             await send(sender, kafka, order(email, f"{t}-LAMP"))
-            change = Identified(
-                profile_id=pid,
-                changed_at=datetime.now(UTC),
-                identifier_hashes=[identifier_hash(IdentityKind.EMAIL, email)],
-            )
-            await sender.publish(
-                kafka.topics.profile_changes, encode_change(change), key=str(pid).encode()
-            )
+            await identify(sender, kafka, pid, email)
 
             async def offered() -> list[dict[str, Any]] | None:
                 answer = await http.get(
@@ -170,3 +196,62 @@ async def test_database_down_is_503_not_500(kafka: KafkaSettings, keys: ApiKeys)
         )
     assert answer.status_code == 503
     assert "database" in answer.text
+
+
+async def test_express_lane_folds_a_live_complaint_ahead_of_the_stream(
+    kafka: KafkaSettings, sender: Publisher, db_url: str, keys: ApiKeys
+) -> None:
+    t = uuid.uuid4().hex[:6]
+    listener = await offers_listener(kafka)
+    db = Database(database_settings(db_url))
+    settings = settings_for(kafka, db_url, keys)
+    express = settings.model_copy(update={"express": True, "ordinary_lane_enabled": False})
+    email, pid = f"express-{t}@example.com", uuid.uuid4()
+    bought, wanted = order(email, f"{t}-LAMP"), complaint(email)
+    later = order(email, f"{t}-SHADE", days_ago=0)
+
+    async def folded(*events: Any) -> set[uuid.UUID]:
+        async with db.connection() as conn:
+            rows = await conn.execute(
+                select(processed_events.c.event_id).where(
+                    processed_events.c.event_id.in_([e.event_id for e in events])
+                )
+            )
+        return {row.event_id for row in rows}
+
+    async def offered_on_topic(kind: str) -> dict[str, Any] | None:
+        for records in (await listener.getmany(timeout_ms=500)).values():
+            for record in records:
+                body = decode_json(record.value)
+                if record.key == str(pid).encode() and (body["offer"] or {}).get("kind") == kind:
+                    return dict(body)
+        return None
+
+    try:
+        # The stream's consumer folds what the customer bought and who they are.
+        async with running(build_app(settings)):
+            await send(sender, kafka, bought)
+            await identify(sender, kafka, pid, email)
+            await eventually(lambda: _nonempty(folded(bought)), timeout=30)
+        # With the express lane alone: the complaint is folded and ranked, the order beside it
+        # passed over (it is the stream's).
+        async with running(build_app(express)):
+            await send(sender, kafka, wanted, later)
+            first = await eventually(lambda: offered_on_topic("service_recovery"), timeout=30)
+            assert first["profile_id"] == str(pid)
+            assert await folded(wanted, later) == {wanted.event_id}
+        # The stream's consumer folds the order; the complaint it meets is already folded, and
+        # service recovery stays first.
+        async with running(build_app(settings)) as base, httpx.AsyncClient(base_url=base) as http:
+            await eventually(lambda: _nonempty(folded(later)), timeout=30)
+            answer = await http.get(
+                f"/v1/customers/{pid}/offers", headers=ApiKeys.bearer(keys.offers)
+            )
+            assert answer.json()["offers"][0]["kind"] == "service_recovery"
+    finally:
+        await listener.stop()
+        await db.dispose()
+
+
+async def _nonempty(found: Awaitable[set[uuid.UUID]]) -> set[uuid.UUID] | None:
+    return (await found) or None

@@ -1,4 +1,5 @@
-"""`python -m rapport_recommender` (or `rapport-recommender`): serve, api, work, migrate."""
+"""`python -m rapport_recommender` (or `rapport-recommender`): serve, api, work, express,
+migrate."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rapport-recommender", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["serve", "api", "work", "migrate"],
+        choices=["serve", "api", "work", "express", "migrate"],
         nargs="?",
         default="serve",
         help=(
             "serve: API, stream fold and background work; api: API only; work: API and"
-            " background work (re-ranking, pair merging) only; migrate: upgrade the schema"
+            " background work (re-ranking, pair merging) only; express: API, live complaints"
+            " and consents folded ahead of the stream and ranked at once; migrate: upgrade"
+            " the schema"
         ),
     )
     args = parser.parse_args(argv)
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.command == "work":
         settings = settings.model_copy(update={"consumer_enabled": False})
+    if args.command == "express":
+        settings = settings.model_copy(update={"express": True, "ordinary_lane_enabled": False})
     if settings.niceness:
         os.nice(settings.niceness)
     serve(build_app(settings), settings)

@@ -13,17 +13,21 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
 
 from rapport_events.changes import ProfileChange, decode_change
-from rapport_events.codec import decode_event
+from rapport_events.codec import EVENT_TYPE_HEADER, decode_event, header
 from rapport_events.db import Database, is_transient
-from rapport_events.envelope import EVENT_TYPES, TouchpointEvent
+from rapport_events.envelope import EVENT_TYPES, TouchpointEvent, now_utc
 from rapport_events.identity import identifier_hash, normalize_email, normalize_phone
 from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
 from rapport_events.kafka.consumer import Delivered
-from rapport_recommender.domain.facts import READS_PROPERTIES, Touchpoint
+from rapport_recommender.domain.facts import READS_PROPERTIES, RULE_TYPES, Touchpoint
 from rapport_recommender.handlers import Folded, fold, forget_old_contacts
+from rapport_recommender.rerank import fold_and_rank_at_once
 from rapport_recommender.settings import RecommenderSettings
+from rapport_recommender.store.reads import MarketReads
 
 Message = Touchpoint | TouchpointEvent | ProfileChange
 FORGET_CONTACTS_EVERY_SECONDS = 600.0
@@ -176,4 +180,59 @@ def build_consumer(
         dead_letters=publisher,
         max_batch=settings.max_batch,
         is_transient=lambda error: is_transient(error) or isinstance(error, BrokerUnavailable),
+    )
+
+
+def build_express_consumer(
+    settings: RecommenderSettings,
+    db: Database,
+    publisher: Publisher,
+    market: MarketReads,
+    ranked: Callable[[], None],
+) -> ConsumerLoop[TouchpointEvent | None]:
+    """The express lane's consumer: its own group over the touchpoints, taking only live
+    complaints and consents (chosen by the record's `event-type` header and time, the rest
+    passed over undecoded), folding them ahead of the stream with the same fold, ranking the
+    customers they mark at once in the same transaction (`ranked` is told: it sends the
+    offers that changed). The main
+    consumer meets them later and, deduping by event id, folds them no second time. What the
+    ranking needs of the rest (the customer's purchases, the profile's identity links) the
+    main consumer has folded.
+
+    Ahead of the stream is safe for these facts: a complaint's opening and resolution, and a
+    consent's latest change, are kept whatever the order they are folded in. The lane is an
+    accelerator, not a second source of truth: a record it passes over, fails on or never
+    sees (it was down) is folded by the main consumer, which marks it at once just the same.
+    """
+    types = frozenset(kind.encode() for kind in RULE_TYPES)
+    within_ms = settings.at_once_within_seconds * 1000
+
+    def live_rule(record: ConsumerRecord) -> bool:
+        if header(record.headers or (), EVENT_TYPE_HEADER) not in types:
+            return False
+        return bool(now_utc().timestamp() * 1000 - record.timestamp <= within_ms)
+
+    def decode(topic: str, value: bytes) -> TouchpointEvent | None:
+        try:
+            return decode_event(value)
+        except ValidationError:
+            return None  # the main consumer dead-letters it, with the reason
+
+    async def handle(batch: Sequence[Delivered[TouchpointEvent | None]]) -> None:
+        events = [item.value for item in batch if item.value is not None]
+        if events and await fold_and_rank_at_once(db, settings, events, market):
+            ranked()  # their offers are sent beside the next fold, not before it
+
+    return ConsumerLoop(
+        settings.kafka,
+        group_id=settings.express_group,
+        topics=[settings.kafka.topics.touchpoints],
+        decode=decode,
+        handler=handle,
+        dead_letters=publisher,
+        max_batch=settings.max_batch,
+        is_transient=lambda error: is_transient(error) or isinstance(error, BrokerUnavailable),
+        # A new group starts at the beginning, not at the end: it passes over the history by
+        # the records' headers and times, undecoded, and misses nothing sent while it joined.
+        select=live_rule,
     )

@@ -57,7 +57,8 @@ CONTACT_WINDOW_DAYS = 7  # the contact cap counts offers presented in the last w
 @dataclass(frozen=True, slots=True)
 class Folded:
     new: int  # events not folded before
-    at_once: int  # customers marked to be ranked at once (domain.facts.Priority.AT_ONCE)
+    # Customers marked to be ranked at once (domain.facts.Priority.AT_ONCE).
+    at_once: frozenset[uuid.UUID]
 
 
 async def fold(
@@ -67,32 +68,44 @@ async def fold(
     changes: Sequence[ProfileChange],
 ) -> Folded:
     """Fold a batch in one transaction; idempotent."""
-    touchpoints = [touchpoint_of(event) for event in events]
     async with db.transaction() as conn:
-        new = await queries.new_event_ids(conn, [t.event_id for t in touchpoints])
-        fresh = [t for t in touchpoints if t.event_id in new]
-        dead = await queries.tombstoned(conn, (t.subject for t in fresh))
-        fresh = [t for t in fresh if t.subject not in dead]
-        facts = facts_of(fresh)
-        params = settings.scoring()
-        prior = await queries.item_histories(conn, facts.paired(), params.pair_window)
-        update = fold_batch(facts, prior, params, TREND_EPOCH)
-        await _write(conn, update)
-        profile_of = await queries.profiles_of_subjects(conn, facts.subjects())
-        affected = set(profile_of.values())
-        # Before the merges and erasures touch `best_offers`: a re-ranker settling one of these
-        # ids locks its mark before its best offer, so this order cannot deadlock with it.
-        gone = _gone(changes)
-        await stale.forget(conn, gone)
-        affected |= await _apply_changes(conn, changes)
-        priority: dict[uuid.UUID, Priority] = {}
-        live_since = now_utc() - timedelta(seconds=settings.at_once_within_seconds)
-        for subject, level in facts.priorities(live_since).items():
-            profile_id = profile_of.get(subject)
-            if profile_id is not None and profile_id not in gone:
-                priority[profile_id] = max(level, priority.get(profile_id, Priority.IN_TURN))
-        await stale.mark(conn, affected - gone, priority)
-    return Folded(len(fresh), sum(level is Priority.AT_ONCE for level in priority.values()))
+        return await fold_into(conn, settings, events, changes)
+
+
+async def fold_into(
+    conn: AsyncConnection,
+    settings: RecommenderSettings,
+    events: Sequence[TouchpointEvent | Touchpoint],
+    changes: Sequence[ProfileChange],
+) -> Folded:
+    """`fold` in a transaction the caller holds (the express lane ranks in it too)."""
+    touchpoints = [touchpoint_of(event) for event in events]
+    new = await queries.new_event_ids(conn, [t.event_id for t in touchpoints])
+    fresh = [t for t in touchpoints if t.event_id in new]
+    dead = await queries.tombstoned(conn, (t.subject for t in fresh))
+    fresh = [t for t in fresh if t.subject not in dead]
+    facts = facts_of(fresh)
+    params = settings.scoring()
+    prior = await queries.item_histories(conn, facts.paired(), params.pair_window)
+    update = fold_batch(facts, prior, params, TREND_EPOCH)
+    await _write(conn, update)
+    profile_of = await queries.profiles_of_subjects(conn, facts.subjects())
+    affected = set(profile_of.values())
+    # Before the merges and erasures touch `best_offers`: a re-ranker settling one of these
+    # ids locks its mark before its best offer, so this order cannot deadlock with it.
+    gone = _gone(changes)
+    await stale.forget(conn, gone)
+    affected |= await _apply_changes(conn, changes)
+    priority: dict[uuid.UUID, Priority] = {}
+    live_since = now_utc() - timedelta(seconds=settings.at_once_within_seconds)
+    for subject, level in facts.priorities(live_since).items():
+        profile_id = profile_of.get(subject)
+        if profile_id is not None and profile_id not in gone:
+            priority[profile_id] = max(level, priority.get(profile_id, Priority.IN_TURN))
+    await stale.mark(conn, affected - gone, priority)
+    return Folded(
+        len(fresh), frozenset(pid for pid, level in priority.items() if level is Priority.AT_ONCE)
+    )
 
 
 def _gone(changes: Sequence[ProfileChange]) -> set[uuid.UUID]:

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rapport_events.db import Database
-from rapport_events.envelope import now_utc
+from rapport_events.envelope import TouchpointEvent, now_utc
 from rapport_events.kafka import Publisher
 from rapport_recommender.domain.facts import Priority
 from rapport_recommender.handlers import (
+    Ranking,
+    fold_into,
     publish_changed_offers,
     rank_customers,
     record_best,
@@ -87,13 +92,7 @@ async def _rerank(
         ranking = await rank_customers(conn, settings, claimed, now, market=market)
     async with db.transaction() as conn:
         held = await stale.settle(conn, token, claimed, requeue=at_once)
-        # A merged-away id is dropped: the merge marked its survivor, ranked under its own id.
-        mine = [pid for pid in claimed if pid in held and ranking.survivor_of[pid] == pid]
-        await record_best(conn, ranking.ranked, mine)
-        # What GET offers serves; an erased customer (absent from `ranked`) gets no row.
-        await ranked.save(
-            conn, (stored_ranking(ranking, p, now) for p in mine if p in ranking.ranked)
-        )
+        await _write(conn, ranking, [pid for pid in claimed if pid in held], now)
     if at_once and (unsettled := set(claimed) - held):
         # A fold held these marks as they settled, renewing them at its own priority (a card
         # change that followed the complaint: in turn); this ranking was not written, so they
@@ -101,6 +100,44 @@ async def _rerank(
         async with db.transaction() as conn:
             await stale.keep_priority(conn, unsettled, Priority.AT_ONCE)
     return len(claimed)
+
+
+async def fold_and_rank_at_once(
+    db: Database,
+    settings: RecommenderSettings,
+    events: Sequence[TouchpointEvent],
+    market: MarketReads,
+) -> int:
+    """The express lane's unit of work: live complaints and consents folded, and the customers
+    they marked at once ranked, in one transaction; returns how many were ranked.
+
+    Not a fold, a claim and a settle of their own: on a busy host each transaction is round
+    trips that wait for the CPU, and they were most of a complaint's way to its offer. Until
+    this commits, the marks it wrote are locked by it: no re-ranker can claim them, and one
+    that claimed them before (an ordinary pass ranking from before the complaint) finds its
+    claim gone when it settles, and writes nothing. They stay as ordinary marks for the
+    complete pass, as the at-once lane leaves them."""
+    async with db.transaction() as conn:
+        folded = await fold_into(conn, settings, events, [])
+        profile_ids = sorted(folded.at_once)
+        if not profile_ids:
+            return 0
+        now = now_utc()
+        ranking = await rank_customers(conn, settings, profile_ids, now, market=market)
+        await stale.in_turn(conn, profile_ids)
+        await _write(conn, ranking, profile_ids, now)
+    return len(profile_ids)
+
+
+async def _write(
+    conn: AsyncConnection, ranking: Ranking, profile_ids: Sequence[uuid.UUID], now: datetime
+) -> None:
+    """Store the rankings of `profile_ids` and queue the best offers that changed."""
+    # A merged-away id is dropped: the merge marked its survivor, ranked under its own id.
+    mine = [pid for pid in profile_ids if ranking.survivor_of[pid] == pid]
+    await record_best(conn, ranking.ranked, mine)
+    # What GET offers serves; an erased customer (absent from `ranked`) gets no row.
+    await ranked.save(conn, (stored_ranking(ranking, p, now) for p in mine if p in ranking.ranked))
 
 
 async def rerank_and_publish(db: Database, settings: RecommenderSettings, outbox: Outbox) -> int:

@@ -19,6 +19,11 @@ class RecommenderSettings(ServiceSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     consumer_group: str = "rapport-recommender"
     consumer_enabled: bool = Field(True, description="fold the stream in this process")
+    express: bool = Field(
+        False,
+        description="the consumer folds only live complaints and consents, ahead of the "
+        "stream, in a group of its own (`consumer_group` + `-express`; the `express` command)",
+    )
     background_enabled: bool = Field(
         True, description="re-rank stale customers and merge pending pairs in this process"
     )
@@ -101,6 +106,10 @@ class RecommenderSettings(ServiceSettings):
         description="GET offers: how long the catalogue, popularity and neighbours read for one "
         "request serve the next ones (the customer's own rows are always read fresh)",
     )
+
+    @property
+    def express_group(self) -> str:
+        return f"{self.consumer_group}-express"
 
     def policy(self) -> Policy:
         return Policy(

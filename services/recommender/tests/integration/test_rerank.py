@@ -25,8 +25,15 @@ from rapport_events.settings import KafkaSettings
 from rapport_recommender.background import Worker, working
 from rapport_recommender.domain.facts import Priority
 from rapport_recommender.handlers import fold
-from rapport_recommender.rerank import Outbox, rerank_and_publish, rerank_at_once, rerank_stale
+from rapport_recommender.rerank import (
+    Outbox,
+    fold_and_rank_at_once,
+    rerank_and_publish,
+    rerank_at_once,
+    rerank_stale,
+)
 from rapport_recommender.store import stale
+from rapport_recommender.store.reads import MarketReads
 from services.recommender.tests.integration.test_offers_rules import (
     NOW,
     SETTINGS,
@@ -152,7 +159,7 @@ async def test_a_complaint_has_a_lane_of_its_own_and_still_gets_the_full_pass(
         caller_email, "complaint_logged", {"case_id": "c-1"}, channel="call_center", at=now_utc()
     )
     folded = await fold(fresh_db, SETTINGS, [complaint], [])
-    assert folded.at_once == 1
+    assert folded.at_once == {caller}
     assert await rerank_stale(fresh_db, SETTINGS) == 1  # the purchase only
     assert await marks(fresh_db, buyer, caller) == {caller: None}
     assert await rerank_at_once(fresh_db, SETTINGS) == 1
@@ -309,3 +316,32 @@ async def test_pending_pairs_are_added_once_summed_across_batches(fresh_db: Data
         assert await conn.scalar(query, {"a": f"{t}-A", "b": f"{t}-B"}) == 3
         assert await conn.scalar(query, {"a": f"{t}-B", "b": f"{t}-A"}) == 3
         assert await conn.scalar(text("SELECT count(*) FROM pending_pairs")) == 0
+
+
+async def test_the_express_lane_ranks_in_its_fold_and_voids_an_older_claim(
+    fresh_db: Database,
+) -> None:
+    """A live complaint folded and ranked in one transaction: service recovery is the best
+    offer when it commits, the mark is left for the ordinary pass, and an ordinary pass that
+    claimed the customer before (ranking from before the complaint) writes nothing."""
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    await drain(fresh_db)
+    email, pid = await bought_lamp(fresh_db, t)
+    token = uuid.uuid4()
+    async with fresh_db.transaction() as conn:
+        assert pid in await stale.claim(conn, token, 100, LEASE)
+    complaint = event(
+        email, "complaint_logged", {"case_id": "c-9"}, channel="call_center", at=now_utc()
+    )
+    ranked = await fold_and_rank_at_once(fresh_db, SETTINGS, [complaint], MarketReads())
+    assert ranked == 1
+    assert (await best(fresh_db, pid) or {})["offer"]["kind"] == "service_recovery"
+    assert await marks(fresh_db, pid) == {pid: None}  # unclaimed, left for the full pass
+    async with fresh_db.transaction() as conn:
+        assert await stale.settle(conn, token, [pid]) == set()  # the older claim is void
+    # Folded once: the stream's consumer meets it again and changes nothing.
+    assert (await fold(fresh_db, SETTINGS, [complaint], [])).new == 0
+    # An event that marks no one at once is folded and ranks no one.
+    view = event(email, "page_viewed", {"url": "/"}, at=now_utc())
+    assert await fold_and_rank_at_once(fresh_db, SETTINGS, [view], MarketReads()) == 0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from rapport_events.properties import ConsentChannel, ConsentPurpose
-from rapport_recommender.domain.facts import Priority, Touchpoint, facts_of
+from rapport_recommender.domain.facts import RULE_TYPES, Priority, Touchpoint, facts_of
 
 AT = datetime(2026, 5, 3, 10, tzinfo=UTC)
 
@@ -49,3 +49,17 @@ def test_rules_on_what_may_be_offered_come_first_then_what_not_to_offer() -> Non
         "resolved": Priority.AT_ONCE,
         "late": Priority.SOON,
     }
+
+
+def test_each_type_the_express_lane_takes_is_ranked_at_once_while_live() -> None:
+    marketing = {"purpose": ConsentPurpose.MARKETING}
+    examples = [
+        touchpoint("complaint_logged", "s", case_id="c-1"),
+        touchpoint("case_resolved", "s", case_id="c-1"),
+        touchpoint("unsubscribed", "s", **marketing),
+        touchpoint("consent_updated", "s", channel=ConsentChannel.SMS, granted=True, **marketing),
+    ]
+    assert {t.type for t in examples} == RULE_TYPES
+    for example in examples:
+        priorities = facts_of([example]).priorities(live_since=AT - timedelta(minutes=1))
+        assert priorities == {"s": Priority.AT_ONCE}, example.type

@@ -5,17 +5,18 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from rapport_events.db import Database
-from rapport_events.kafka import Publisher
+from rapport_events.kafka import ConsumerLoop, Publisher
 from rapport_events.runtime import connected, consuming, reading
 from rapport_events.service import create_app
 from rapport_recommender.api import offers
 from rapport_recommender.api.hot import install_hot_offers
 from rapport_recommender.background import Worker, working
-from rapport_recommender.consumer import build_consumer
+from rapport_recommender.consumer import build_consumer, build_express_consumer
 from rapport_recommender.handlers import Folded
 from rapport_recommender.rerank import Outbox, rerank_and_publish, rerank_at_once_and_publish
 from rapport_recommender.settings import RecommenderSettings
@@ -47,7 +48,13 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         lambda: rerank_at_once_and_publish(db, settings, outbox, market),
         settings.rerank_poll_seconds,
     )
-    lanes = {rerank: settings.ordinary_lane_enabled, at_once: settings.at_once_lane_enabled}
+    # The express lane ranks in its fold's transaction; this sends what it queued.
+    sender = Worker("send", outbox.send, settings.rerank_poll_seconds)
+    lanes = {
+        rerank: settings.ordinary_lane_enabled,
+        at_once: settings.at_once_lane_enabled,
+        sender: settings.express,
+    }
     workers = [w for w, on in lanes.items() if on] if settings.background_enabled else []
 
     def folded(batch: Folded) -> None:
@@ -55,9 +62,11 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         if batch.at_once:
             at_once.wake()
 
-    consumer = (
-        build_consumer(settings, db, publisher, folded) if settings.consumer_enabled else None
-    )
+    consumer: ConsumerLoop[Any] | None = None
+    if settings.consumer_enabled and settings.express:
+        consumer = build_express_consumer(settings, db, publisher, market, sender.wake)
+    elif settings.consumer_enabled:
+        consumer = build_consumer(settings, db, publisher, folded)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -203,6 +203,11 @@ READS_PROPERTIES = frozenset(
     }
 )
 
+# The types that change what may be offered at all, and where: complaints and consents
+# (`Facts.priorities` ranks them at once while live). The express lane folds them ahead of
+# the stream.
+RULE_TYPES = frozenset({"complaint_logged", "case_resolved", "unsubscribed", "consent_updated"})
+
 
 def _add(facts: Facts, event: Touchpoint) -> None:  # noqa: PLR0912 - one case per type
     subject = event.subject

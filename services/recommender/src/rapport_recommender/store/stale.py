@@ -167,16 +167,22 @@ async def settle(
     done = sorted(pid for pid, unrenewed in held.items() if unrenewed)
     renewed = sorted(pid for pid, unrenewed in held.items() if not unrenewed)
     if done and requeue:
-        await conn.execute(
-            update(stale_offers)
-            .where(q.profile_id.in_(done))
-            .values(claim=None, claimed_until=None, priority=0)
-        )
+        await in_turn(conn, done)
     elif done:
         await conn.execute(delete(stale_offers).where(q.profile_id.in_(done)))
     if renewed:
         await conn.execute(update(stale_offers).where(q.profile_id.in_(renewed)).values(claim=None))
     return set(held)
+
+
+async def in_turn(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -> None:
+    """Ranked ahead of their turn: left as ordinary marks, for the complete pass, and
+    unclaimed, so a claim taken on them before is void (its settle writes nothing)."""
+    await conn.execute(
+        update(stale_offers)
+        .where(q.profile_id.in_(profile_ids))
+        .values(claim=None, claimed_until=None, priority=0)
+    )
 
 
 async def pending(conn: AsyncConnection) -> int:
