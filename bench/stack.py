@@ -324,7 +324,8 @@ class Stack:
 
     async def start_recommender_as_deployed(self, serving: int = 1) -> list[ServiceProcess]:
         """The recommender's processes as deploy/k8s/base runs them: `work` re-ranking in turn
-        at a lower CPU priority, then `serving` processes of `serve` folding, ranking
+        at a lower CPU priority, `express` folding live complaints and consents ahead of the
+        stream and ranking them at once, then `serving` processes of `serve` folding, ranking
         complaints and consents at once and answering HTTP (started last: `url("recommender")`
         is the newest process's)."""
         work = await self.start(
@@ -332,11 +333,12 @@ class Stack:
             "work",
             {"RAPPORT_AT_ONCE_LANE_ENABLED": "false", "RAPPORT_NICENESS": str(WORK_NICENESS)},
         )
+        express = await self.start("recommender", "express")
         serve = {"RAPPORT_ORDINARY_LANE_ENABLED": "false"}
         started = await asyncio.gather(
             *(self.start("recommender", env=serve) for _ in range(serving))
         )
-        return [work, *started]
+        return [work, express, *started]
 
     async def start_all(self) -> dict[str, ServiceProcess]:
         started = {name: self.spawn(name) for name in SERVICES}

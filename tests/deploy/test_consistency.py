@@ -382,3 +382,37 @@ def test_the_work_deployment_is_the_recommender_without_its_fold(
         main(["--help"])
     assert exited.value.code == 0
     assert "work" in capsys.readouterr().out
+
+
+def test_the_express_deployment_is_the_recommender_folding_only_complaints_and_consents(
+    built: dict[str, list[Resource]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same image, settings and credentials as the serving pods; the command chooses what it
+    folds, and it does no ordinary re-ranking; it has its own consumer group, under the
+    recommender's KafkaUser's group prefix."""
+    express = named(built["prod"], "Deployment", "rapport-recommender-express")
+    (container,) = pod_spec(express)["containers"]
+    serving = service_container(built["prod"], "recommender")
+    assert container["args"] == ["express"]
+    assert container["image"] == serving["image"]
+    express_env = container_env(built["prod"], container)
+    serving_env = container_env(built["prod"], serving)
+    assert express_env == {
+        k: v for k, v in serving_env.items() if k != "RAPPORT_ORDINARY_LANE_ENABLED"
+    }
+    user = named(built["prod"], "KafkaUser", "rapport-recommender")
+    groups = [
+        acl["resource"]
+        for acl in user["spec"]["authorization"]["acls"]
+        if acl["resource"]["type"] == "group" and "Read" in acl["operations"]
+    ]
+    from rapport_recommender.settings import RecommenderSettings
+
+    group = RecommenderSettings().express_group
+    assert any(g["patternType"] == "prefix" and group.startswith(g["name"]) for g in groups), groups
+    from rapport_recommender.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    assert "express" in capsys.readouterr().out

@@ -21,6 +21,7 @@ def test_the_base_builds_on_its_own() -> None:
         "rapport-profile",
         "rapport-recommender",
         "rapport-recommender-work",  # the re-ranking workers, scaled apart from the API
+        "rapport-recommender-express",  # live complaints and consents, ahead of the stream
     }
     assert kinds["Job"] == 2
 
