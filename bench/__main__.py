@@ -52,7 +52,7 @@ async def latency_scenarios(bench: Bench, only: set[str], step: Step, say: Say) 
             ),
         )
     if "offers" in only:
-        say("stack")("starting the recommender (serve, and work at a lower CPU priority)")
+        say("stack")("starting the recommender (serve, work at a lower CPU priority, express)")
         await stack.start_recommender_as_deployed()
         caught = await scenarios.catch_up(bench, say("offers"), ("profile", "recommender"))
         await step(

@@ -307,7 +307,7 @@ async def recommender_fold(
     result = Result("recommender fold throughput", "≥ 10,000 ev/s")
     url = bench.stack.databases["recommender"]
     window = RECOMMENDER_WINDOW_S * min(1.0, max(bench.scale * 10, 0.25))
-    say(f"starting {RECOMMENDER_REPLICAS} recommender processes and a `work` on the preload")
+    say(f"starting {RECOMMENDER_REPLICAS} recommender processes, a `work` and an `express`")
     async with bench.stack.committed_counter("recommender") as committed:
         with bench.sampler() as usage:
             started = await bench.stack.start_recommender_as_deployed(RECOMMENDER_REPLICAS)
@@ -345,8 +345,9 @@ async def recommender_fold(
     result.verdict = "met" if rate and rate >= 10_000 else "not met"
     result.notes += [
         f"{RECOMMENDER_REPLICAS} `serve` replicas (the Deployment's count; each folds and ranks "
-        "complaints and consents at once) and one `work` process (merges pairs and re-ranks "
-        "in turn, at a lower CPU priority), as deployed, on the profile fold's preload of "
+        "complaints and consents at once), one `work` process (merges pairs and re-ranks in "
+        "turn, at a lower CPU priority) and one `express` (folds live complaints and consents "
+        "ahead of the stream), as deployed, on the profile fold's preload of "
         f"{events:,} events and the profile's changes; {count:,} folded in {elapsed:.0f} s "
         "(the CPU figures are of this window)",
         f"left then: {left[1]:,} folded batches' pairs not yet merged, {left[2]:,} customers "
@@ -1001,7 +1002,8 @@ async def offer_reads(bench: Bench, say: Progress) -> Result:
     )
     result.notes.append(
         "the recommender's serve process (API, fold and at-once lane; a work process beside it "
-        "re-ranks in turn at a lower CPU priority, as deployed) with the stream idle"
+        "re-ranks in turn at a lower CPU priority, and an express takes live complaints and "
+        "consents, as deployed) with the stream idle"
     )
     ok = at_rate["p99_ms"] < 20 and not at_rate["errors"] and set(at_rate["statuses"]) == {"200"}
     result.verdict = "met" if ok else "not met"

@@ -55,17 +55,19 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-start() {  # start NAME PORT [ENV=VALUE...]
-  local name=$1 port=$2; shift 2
-  env RAPPORT_PORT="$port" "$@" "$VENV/rapport-$name" serve \
-    >>"$STATE_DIR/logs/$name.log" 2>&1 &
+start() {  # start NAME COMMAND PORT [ENV=VALUE...]
+  local name=$1 command=$2 port=$3; shift 3
+  env RAPPORT_PORT="$port" "$@" "$VENV/rapport-$name" "$command" \
+    >>"$STATE_DIR/logs/$name-$command.log" 2>&1 &
   pids+=($!)
 }
-start ingest 8001
-start profile 8002 DATABASE_URL="$base_db/rapport_profile"
-start recommender 8003 DATABASE_URL="$base_db/rapport_recommender"
+start ingest serve 8001
+start profile serve 8002 DATABASE_URL="$base_db/rapport_profile"
+start recommender serve 8003 DATABASE_URL="$base_db/rapport_recommender"
+# Live complaints and consents ranked ahead of the stream (the serve process would, later).
+start recommender express 8013 DATABASE_URL="$base_db/rapport_recommender"
 
-for port in 8001 8002 8003; do
+for port in 8001 8002 8003 8013; do
   for _ in $(seq 1 300); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
@@ -77,7 +79,7 @@ cat <<INFO
   Rapport is running.
     ingest       http://127.0.0.1:8001   (OpenAPI: /docs)
     profile      http://127.0.0.1:8002   (agent console: /console)
-    recommender  http://127.0.0.1:8003
+    recommender  http://127.0.0.1:8003   (its express lane: 8013, probes and metrics)
     Kafka        $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL   ${base_db%%//*}//…@${base_db#*@}
     logs         $STATE_DIR/logs/

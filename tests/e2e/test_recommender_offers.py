@@ -84,12 +84,12 @@ def order(email: str, *skus: str, days_ago: float = 3) -> Any:
     )
 
 
-def complaint(email: str) -> Any:
+def complaint(email: str, ago: timedelta = timedelta(0)) -> Any:
     return parse_event(
         {
             "type": "complaint_logged",
             "channel": "call_center",
-            "occurred_at": datetime.now(UTC).isoformat(),
+            "occurred_at": (datetime.now(UTC) - ago).isoformat(),
             "identity": {"email": email},
             "properties": {"case_id": uuid.uuid4().hex, "category": "late delivery"},
         }
@@ -209,6 +209,7 @@ async def test_express_lane_folds_a_live_complaint_ahead_of_the_stream(
     email, pid = f"express-{t}@example.com", uuid.uuid4()
     bought, wanted = order(email, f"{t}-LAMP"), complaint(email)
     later = order(email, f"{t}-SHADE", days_ago=0)
+    late = complaint(email, ago=timedelta(hours=2))  # sent now, happened before: not live
 
     async def folded(*events: Any) -> set[uuid.UUID]:
         async with db.connection() as conn:
@@ -233,13 +234,13 @@ async def test_express_lane_folds_a_live_complaint_ahead_of_the_stream(
             await send(sender, kafka, bought)
             await identify(sender, kafka, pid, email)
             await eventually(lambda: _nonempty(folded(bought)), timeout=30)
-        # With the express lane alone: the complaint is folded and ranked, the order beside it
-        # passed over (it is the stream's).
+        # With the express lane alone: the live complaint is folded and ranked; the order and
+        # the late complaint beside it are passed over (they are the stream's).
         async with running(build_app(express)):
-            await send(sender, kafka, wanted, later)
+            await send(sender, kafka, late, wanted, later)
             first = await eventually(lambda: offered_on_topic("service_recovery"), timeout=30)
             assert first["profile_id"] == str(pid)
-            assert await folded(wanted, later) == {wanted.event_id}
+            assert await folded(late, wanted, later) == {wanted.event_id}
         # The stream's consumer folds the order; the complaint it meets is already folded, and
         # service recovery stays first.
         async with running(build_app(settings)) as base, httpx.AsyncClient(base_url=base) as http:
