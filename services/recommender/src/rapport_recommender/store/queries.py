@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -81,15 +82,55 @@ def _listed(values: Iterable[Any]) -> dict[str, str]:
     return {"among": encode_json([str(v) for v in values]).decode()}
 
 
+def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
+    return sorted(rows, key=lambda row: tuple(row[key] for key in keys))
+
+
+def _as_rows(columns: Mapping[str, list[Any]]) -> list[Row]:
+    """Rows given as one list per column, as dicts."""
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+@cache
+def _insert_rows(table: Table, names: tuple[str, ...]) -> Any:
+    """`INSERT … SELECT … FROM json_to_recordset(:rows)`, the rows (dicts with these keys,
+    `_rows`) as one JSON string, however many (a multi-row VALUES of 100k rows costs seconds
+    just to compile, and array parameters cost the driver a Python type check per element —
+    most of a batch's CPU); orjson encodes it in C and PostgreSQL types it by the column
+    definitions (a JSON array becomes an array column). Built once per table and columns, as
+    the statements on it (`@cache`): composing an upsert and its cache key cost ~0.4 ms of
+    Python per call, more than PostgreSQL took to run a small one."""
+    records = (
+        func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(with_types=True)
+    )
+    return insert(table).from_select(names, select(*(records.c[name] for name in names)))
+
+
+def _rows(rows: Sequence[Row]) -> dict[str, str]:
+    return {"rows": encode_json(rows).decode()}
+
+
+def _columns(keys: list[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """Key tuples (already sorted) as one list per key column."""
+    return {name: [key[i] for key in keys] for i, name in enumerate(names)}
+
+
+_NEW_EVENT_IDS = (
+    _insert_rows(processed_events, ("event_id",))
+    .on_conflict_do_nothing()
+    .returning(processed_events.c.event_id)
+)
+
+
 async def new_event_ids(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Mark the batch processed; return the ids not seen before (the ones to fold)."""
     if not event_ids:
         return set()
-    result = await conn.execute(
-        _unnest(processed_events, {"event_id": sorted(set(event_ids))})
-        .on_conflict_do_nothing()
-        .returning(processed_events.c.event_id)
-    )
+    rows = [{"event_id": event_id} for event_id in sorted(set(event_ids))]
+    result = await conn.execute(_NEW_EVENT_IDS, _rows(rows))
     return {row.event_id for row in result}
 
 
@@ -153,38 +194,6 @@ async def item_histories(
     return found
 
 
-def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
-    return sorted(rows, key=lambda row: tuple(row[key] for key in keys))
-
-
-def _unnest(table: Table, columns: Mapping[str, list[Any]]) -> Any:
-    """`_insert_rows` of rows given as one list per column."""
-    names = list(columns)
-    rows_of = zip(*columns.values(), strict=True)
-    return _insert_rows(table, [dict(zip(names, row, strict=True)) for row in rows_of])
-
-
-def _insert_rows(table: Table, rows: Sequence[Row]) -> Any:
-    """`INSERT … SELECT … FROM json_to_recordset(:rows)`: the rows (dicts with the same keys)
-    as one JSON string, however many (a multi-row VALUES of 100k rows costs seconds just to
-    compile, and array parameters cost the driver a Python type check per element — most of
-    a batch's CPU); orjson encodes it in C and PostgreSQL types it by the column
-    definitions (a JSON array becomes an array column)."""
-    names = list(rows[0])
-    payload = encode_json(rows)
-    records = (
-        func.json_to_recordset(cast(bindparam("rows", payload.decode(), type_=Text), JSON))
-        .table_valued(*(column(name, table.c[name].type) for name in names))
-        .render_derived(with_types=True)
-    )
-    return insert(table).from_select(names, select(*(records.c[name] for name in names)))
-
-
-def _columns(keys: list[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
-    """Key tuples (already sorted) as one list per key column."""
-    return {name: [key[i] for key in keys] for i, name in enumerate(names)}
-
-
 async def upsert_customer_items(
     conn: AsyncConnection, deltas: Mapping[tuple[str, str], ItemDelta]
 ) -> None:
@@ -194,22 +203,26 @@ async def upsert_customer_items(
     columns = _columns(keys, ("subject", "sku"))
     for field in ITEM_DELTA_FIELDS:
         columns[field] = [getattr(deltas[key], field) for key in keys]
-    stmt = _unnest(customer_items, columns)
+    rows = _as_rows(columns)
+    await conn.execute(_customer_items_upsert(tuple(columns)), _rows(rows))
+
+
+@cache
+def _customer_items_upsert(names: tuple[str, ...]) -> Any:
+    stmt = _insert_rows(customer_items, names)
     new = stmt.excluded
     old = customer_items.c
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[old.subject, old.sku],
-            set_={
-                "last_bought_at": func.greatest(old.last_bought_at, new.last_bought_at),
-                "units": old.units + new.units,
-                "orders": old.orders + new.orders,
-                "last_viewed_at": func.greatest(old.last_viewed_at, new.last_viewed_at),
-                "returned_at": func.greatest(old.returned_at, new.returned_at),
-                "declines": old.declines + new.declines,
-                "last_declined_at": func.greatest(old.last_declined_at, new.last_declined_at),
-            },
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[old.subject, old.sku],
+        set_={
+            "last_bought_at": func.greatest(old.last_bought_at, new.last_bought_at),
+            "units": old.units + new.units,
+            "orders": old.orders + new.orders,
+            "last_viewed_at": func.greatest(old.last_viewed_at, new.last_viewed_at),
+            "returned_at": func.greatest(old.returned_at, new.returned_at),
+            "declines": old.declines + new.declines,
+            "last_declined_at": func.greatest(old.last_declined_at, new.last_declined_at),
+        },
     )
 
 
@@ -220,22 +233,25 @@ async def upsert_customers(conn: AsyncConnection, deltas: Mapping[str, CustomerD
     columns: dict[str, list[Any]] = {"subject": keys}
     for field in CUSTOMER_DELTA_FIELDS:
         columns[field] = [getattr(deltas[key], field) for key in keys]
-    stmt = _unnest(customers, columns)
+    await conn.execute(_customers_upsert(tuple(columns)), _rows(_as_rows(columns)))
+
+
+@cache
+def _customers_upsert(names: tuple[str, ...]) -> Any:
+    stmt = _insert_rows(customers, names)
     new, old = stmt.excluded, customers.c
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[old.subject],
-            set_={
-                "last_seen_at": func.greatest(old.last_seen_at, new.last_seen_at),
-                "last_order_at": func.greatest(old.last_order_at, new.last_order_at),
-                # The newer sighting's country, whatever the order the events are folded in
-                # (the express lane folds complaints and consents ahead of the stream).
-                "country": case(
-                    (new.last_seen_at >= old.last_seen_at, func.coalesce(new.country, old.country)),
-                    else_=func.coalesce(old.country, new.country),
-                ),
-            },
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[old.subject],
+        set_={
+            "last_seen_at": func.greatest(old.last_seen_at, new.last_seen_at),
+            "last_order_at": func.greatest(old.last_order_at, new.last_order_at),
+            # The newer sighting's country, whatever the order the events are folded in
+            # (the express lane folds complaints and consents ahead of the stream).
+            "country": case(
+                (new.last_seen_at >= old.last_seen_at, func.coalesce(new.country, old.country)),
+                else_=func.coalesce(old.country, new.country),
+            ),
+        },
     )
 
 
@@ -244,13 +260,16 @@ async def upsert_carts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject")
     if not values:
         return
-    stmt = _insert_rows(carts, values)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[carts.c.subject],
-            set_={"skus": stmt.excluded.skus, "updated_at": stmt.excluded.updated_at},
-            where=stmt.excluded.updated_at >= carts.c.updated_at,
-        )
+    await conn.execute(_carts_upsert(tuple(values[0])), _rows(values))
+
+
+@cache
+def _carts_upsert(names: tuple[str, ...]) -> Any:
+    stmt = _insert_rows(carts, names)
+    return stmt.on_conflict_do_update(
+        index_elements=[carts.c.subject],
+        set_={"skus": stmt.excluded.skus, "updated_at": stmt.excluded.updated_at},
+        where=stmt.excluded.updated_at >= carts.c.updated_at,
     )
 
 
@@ -258,16 +277,19 @@ async def upsert_complaints(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject", "case_id")
     if not values:
         return
-    stmt = _insert_rows(complaints, values)
+    await conn.execute(_complaints_upsert(tuple(values[0])), _rows(values))
+
+
+@cache
+def _complaints_upsert(names: tuple[str, ...]) -> Any:
+    stmt = _insert_rows(complaints, names)
     new, old = stmt.excluded, complaints.c
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[old.subject, old.case_id],
-            set_={
-                "opened_at": func.coalesce(old.opened_at, new.opened_at),
-                "resolved_at": func.greatest(old.resolved_at, new.resolved_at),
-            },
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[old.subject, old.case_id],
+        set_={
+            "opened_at": func.coalesce(old.opened_at, new.opened_at),
+            "resolved_at": func.greatest(old.resolved_at, new.resolved_at),
+        },
     )
 
 
@@ -275,20 +297,24 @@ async def upsert_consents(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "subject", "channel")
     if not values:
         return
-    stmt = _insert_rows(consents, values)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[consents.c.subject, consents.c.channel],
-            set_={"granted": stmt.excluded.granted, "at": stmt.excluded.at},
-            where=stmt.excluded.at >= consents.c.at,
-        )
+    await conn.execute(_consents_upsert(tuple(values[0])), _rows(values))
+
+
+@cache
+def _consents_upsert(names: tuple[str, ...]) -> Any:
+    stmt = _insert_rows(consents, names)
+    return stmt.on_conflict_do_update(
+        index_elements=[consents.c.subject, consents.c.channel],
+        set_={"granted": stmt.excluded.granted, "at": stmt.excluded.at},
+        where=stmt.excluded.at >= consents.c.at,
     )
 
 
 async def insert_contacts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     values = _sorted(rows, "event_id")
     if values:
-        await conn.execute(_insert_rows(contacts, values).on_conflict_do_nothing())
+        statement = _insert_rows(contacts, tuple(values[0])).on_conflict_do_nothing()
+        await conn.execute(statement, _rows(values))
 
 
 async def add_item_stats(conn: AsyncConnection, stats: Mapping[str, ItemStats]) -> None:
@@ -298,36 +324,39 @@ async def add_item_stats(conn: AsyncConnection, stats: Mapping[str, ItemStats]) 
     columns: dict[str, list[Any]] = {"sku": keys}
     for field in ITEM_STATS_FIELDS:
         columns[field] = [getattr(stats[key], field) for key in keys]
-    stmt = _unnest(items, columns)
+    await conn.execute(_items_upsert(tuple(columns)), _rows(_as_rows(columns)))
+
+
+@cache
+def _items_upsert(names: tuple[str, ...]) -> Any:
+    stmt = _insert_rows(items, names)
     new, old = stmt.excluded, items.c
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[old.sku],
-            set_={
-                "name": func.coalesce(new.name, old.name),
-                "buyers": old.buyers + new.buyers,
-                "viewers": old.viewers + new.viewers,
-                "units": old.units + new.units,
-                "orders": old.orders + new.orders,
-                "trend": old.trend + new.trend,
-            },
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[old.sku],
+        set_={
+            "name": func.coalesce(new.name, old.name),
+            "buyers": old.buyers + new.buyers,
+            "viewers": old.viewers + new.viewers,
+            "units": old.units + new.units,
+            "orders": old.orders + new.orders,
+            "trend": old.trend + new.trend,
+        },
     )
+
+
+_COUNTRY_UNITS = _insert_rows(item_countries, ("country", "sku", "units"))
+_COUNTRY_UNITS_ADD = _COUNTRY_UNITS.on_conflict_do_update(
+    index_elements=[item_countries.c.country, item_countries.c.sku],
+    set_={"units": item_countries.c.units + _COUNTRY_UNITS.excluded.units},
+)
 
 
 async def add_country_units(conn: AsyncConnection, units: Mapping[tuple[str, str], int]) -> None:
     if not units:
         return
     keys = sorted(units)
-    stmt = _unnest(
-        item_countries, {**_columns(keys, ("country", "sku")), "units": [units[k] for k in keys]}
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[item_countries.c.country, item_countries.c.sku],
-            set_={"units": item_countries.c.units + stmt.excluded.units},
-        )
-    )
+    rows = [{"country": country, "sku": sku, "units": units[country, sku]} for country, sku in keys]
+    await conn.execute(_COUNTRY_UNITS_ADD, _rows(rows))
 
 
 async def add_arm_answers(conn: AsyncConnection, rows: Iterable[Row]) -> None:
@@ -413,19 +442,18 @@ async def link_identifiers(
     await link_many(conn, dict.fromkeys(hashes, profile_id))
 
 
+_ALIASES = _insert_rows(aliases, ("identifier_hash", "profile_id"))
+_LINK = _ALIASES.on_conflict_do_update(
+    index_elements=[aliases.c.identifier_hash], set_={"profile_id": _ALIASES.excluded.profile_id}
+)
+
+
 async def link_many(conn: AsyncConnection, links: Mapping[str, uuid.UUID]) -> None:
     """Point each identifier hash at its profile (one row per hash; sorted, one lock order)."""
     if not links:
         return
-    stmt = _insert_rows(
-        aliases, [{"identifier_hash": h, "profile_id": links[h]} for h in sorted(links)]
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[aliases.c.identifier_hash],
-            set_={"profile_id": stmt.excluded.profile_id},
-        )
-    )
+    rows = [{"identifier_hash": h, "profile_id": links[h]} for h in sorted(links)]
+    await conn.execute(_LINK, _rows(rows))
 
 
 async def merge_profiles(
@@ -459,13 +487,17 @@ async def upsert_cards(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     """Newer versions win; a redelivered or older change is a no-op. One row per profile."""
     if not rows:
         return
-    stmt = _insert_rows(cards, sorted(rows, key=lambda row: row["profile_id"]))
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[cards.c.profile_id],
-            set_={key: stmt.excluded[key] for key in rows[0] if key != "profile_id"},
-            where=stmt.excluded.version >= cards.c.version,
-        )
+    values = sorted(rows, key=lambda row: row["profile_id"])
+    await conn.execute(_cards_upsert(tuple(values[0])), _rows(values))
+
+
+@cache
+def _cards_upsert(names: tuple[str, ...]) -> Any:
+    stmt = _insert_rows(cards, names)
+    return stmt.on_conflict_do_update(
+        index_elements=[cards.c.profile_id],
+        set_={key: stmt.excluded[key] for key in names if key != "profile_id"},
+        where=stmt.excluded.version >= cards.c.version,
     )
 
 
