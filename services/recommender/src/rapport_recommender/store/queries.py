@@ -685,15 +685,28 @@ async def cards_of(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> d
 # --- the outbox --------------------------------------------------------------------------------
 
 
+_BEST_SIGNATURES = select(best_offers.c.profile_id, best_offers.c.signature).where(
+    best_offers.c.profile_id == any_(bindparam("ids", type_=ARRAY(Uuid)))
+)
+
+
 async def best_signatures(
     conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, str | None]:
-    rows = await conn.execute(
-        select(best_offers.c.profile_id, best_offers.c.signature).where(
-            best_offers.c.profile_id.in_(profile_ids)
-        )
-    )
+    rows = await conn.execute(_BEST_SIGNATURES, {"ids": list(profile_ids)})
     return {row.profile_id: row.signature for row in rows}
+
+
+_BEST = insert(best_offers)
+_SET_BEST = _BEST.on_conflict_do_update(
+    index_elements=[best_offers.c.profile_id],
+    set_={
+        "signature": _BEST.excluded.signature,
+        "offer": _BEST.excluded.offer,
+        "published": False,
+        "updated_at": func.now(),
+    },
+)
 
 
 async def set_best(conn: AsyncConnection, rows: Sequence[Row]) -> None:
@@ -701,18 +714,7 @@ async def set_best(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     values = _sorted(rows, "profile_id")
     if not values:
         return
-    stmt = insert(best_offers).values([{**row, "published": False} for row in values])
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[best_offers.c.profile_id],
-            set_={
-                "signature": stmt.excluded.signature,
-                "offer": stmt.excluded.offer,
-                "published": False,
-                "updated_at": func.now(),
-            },
-        )
-    )
+    await conn.execute(_SET_BEST, [{**row, "published": False} for row in values])
 
 
 async def unpublished(conn: AsyncConnection, limit: int) -> list[Row]:

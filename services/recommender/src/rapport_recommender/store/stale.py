@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy import any_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import SmallInteger, Uuid
@@ -25,18 +25,40 @@ from rapport_recommender.store.tables import stale_offers
 q = stale_offers.c
 
 
-def _ids(name: str, ids: Sequence[uuid.UUID]) -> object:
-    return bindparam(name, value=list(ids), type_=ARRAY(Uuid))
-
-
-def _marks(ids: Sequence[uuid.UUID], priority: Mapping[uuid.UUID, int]) -> Insert:
-    levels = bindparam(
-        "priority", value=[priority.get(pid, 0) for pid in ids], type_=ARRAY(SmallInteger)
-    )
+def _marks() -> Insert:
+    """Marks from two arrays, `ids` and their `priority`; the statements on it are built once
+    (composing one cost more Python per call than PostgreSQL took to run it)."""
+    levels = bindparam("priority", type_=ARRAY(SmallInteger))
     rows = select(
-        func.unnest(_ids("ids", ids)).label("profile_id"), func.unnest(levels).label("priority")
+        func.unnest(bindparam("ids", type_=ARRAY(Uuid))).label("profile_id"),
+        func.unnest(levels).label("priority"),
     )
     return insert(stale_offers).from_select(["profile_id", "priority"], rows)
+
+
+def _marked(ids: Sequence[uuid.UUID], priority: Mapping[uuid.UUID, int]) -> dict[str, object]:
+    return {"ids": list(ids), "priority": [priority.get(pid, 0) for pid in ids]}
+
+
+_MARKS = _marks()
+_MARK = _MARKS.on_conflict_do_update(
+    index_elements=[q.profile_id],
+    set_={
+        "claimed_until": None,
+        # Under a live lease the ranking in flight covers the priority it claimed: the
+        # renewal is as pressing as what renewed it; otherwise priority is never lost.
+        "priority": case(
+            (q.claimed_until > func.now(), _MARKS.excluded.priority),
+            else_=func.greatest(q.priority, _MARKS.excluded.priority),
+        ),
+    },
+)
+_ASK = _MARKS.on_conflict_do_nothing(index_elements=[q.profile_id])
+_IN_TURN = (
+    update(stale_offers)
+    .where(q.profile_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+    .values(claim=None, claimed_until=None, priority=0)
+)
 
 
 async def mark(
@@ -50,21 +72,7 @@ async def mark(
     ids = sorted(set(profile_ids) | set(priority))  # one lock order for every writer
     if not ids:
         return
-    stmt = _marks(ids, priority)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[q.profile_id],
-            set_={
-                "claimed_until": None,
-                # Under a live lease the ranking in flight covers the priority it claimed: the
-                # renewal is as pressing as what renewed it; otherwise priority is never lost.
-                "priority": case(
-                    (q.claimed_until > func.now(), stmt.excluded.priority),
-                    else_=func.greatest(q.priority, stmt.excluded.priority),
-                ),
-            },
-        )
-    )
+    await conn.execute(_MARK, _marked(ids, priority))
 
 
 async def ask(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
@@ -72,7 +80,7 @@ async def ask(conn: AsyncConnection, profile_ids: Iterable[uuid.UUID]) -> None:
     `mark`, a mark already there (maybe claimed) is left as it is: nothing new was folded."""
     ids = sorted(set(profile_ids))
     if ids:
-        await conn.execute(_marks(ids, {}).on_conflict_do_nothing(index_elements=[q.profile_id]))
+        await conn.execute(_ASK, _marked(ids, {}))
 
 
 async def queue_due(conn: AsyncConnection, now: datetime, limit: int) -> int:
@@ -178,11 +186,7 @@ async def settle(
 async def in_turn(conn: AsyncConnection, profile_ids: Sequence[uuid.UUID]) -> None:
     """Ranked ahead of their turn: left as ordinary marks, for the complete pass, and
     unclaimed, so a claim taken on them before is void (its settle writes nothing)."""
-    await conn.execute(
-        update(stale_offers)
-        .where(q.profile_id.in_(profile_ids))
-        .values(claim=None, claimed_until=None, priority=0)
-    )
+    await conn.execute(_IN_TURN, {"ids": list(profile_ids)})
 
 
 async def pending(conn: AsyncConnection) -> int:
