@@ -523,13 +523,17 @@ async def forget_old_contacts(db: Database, now: datetime | None = None) -> None
 
 async def publish_changed_offers(db: Database, publisher: Publisher, topic: str) -> int:
     """Send the queued best offers (after their transaction committed); mark them sent."""
-    async with db.connection() as conn:
-        pending = await queries.unpublished(conn, 1000)
+    async with db.reader() as reader:
+        pending = await queries.unpublished(reader, 1000)
     if not pending:
         return 0
+    # Compact, as every other message (the column's own text has spaces after each colon).
     await publisher.publish_many(
         topic,
-        [(str(row["profile_id"]).encode(), encode_json(row["offer"]), ()) for row in pending],
+        [
+            (str(row["profile_id"]).encode(), encode_json(decode_json(row["offer"])), ())
+            for row in pending
+        ],
     )
     async with db.transaction() as conn:
         await queries.mark_published(
