@@ -8,7 +8,7 @@ transactions lock rows in the same order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
@@ -112,6 +112,14 @@ def _insert_rows(table: Table, names: tuple[str, ...]) -> Any:
 
 def _rows(rows: Sequence[Row]) -> dict[str, str]:
     return {"rows": encode_json(rows).decode()}
+
+
+async def _write_rows(
+    conn: AsyncConnection, statement_for: Callable[[tuple[str, ...]], Any], rows: Sequence[Row]
+) -> None:
+    """Rows (dicts with the same keys) through the statement built once for their columns."""
+    if rows:
+        await conn.execute(statement_for(tuple(rows[0])), _rows(rows))
 
 
 def _columns(keys: list[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
@@ -258,10 +266,7 @@ def _customers_upsert(names: tuple[str, ...]) -> Any:
 
 async def upsert_carts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     """The latest cart wins (late or replayed older carts do not overwrite a newer one)."""
-    values = _sorted(rows, "subject")
-    if not values:
-        return
-    await conn.execute(_carts_upsert(tuple(values[0])), _rows(values))
+    await _write_rows(conn, _carts_upsert, _sorted(rows, "subject"))
 
 
 @cache
@@ -275,10 +280,7 @@ def _carts_upsert(names: tuple[str, ...]) -> Any:
 
 
 async def upsert_complaints(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "subject", "case_id")
-    if not values:
-        return
-    await conn.execute(_complaints_upsert(tuple(values[0])), _rows(values))
+    await _write_rows(conn, _complaints_upsert, _sorted(rows, "subject", "case_id"))
 
 
 @cache
@@ -295,10 +297,7 @@ def _complaints_upsert(names: tuple[str, ...]) -> Any:
 
 
 async def upsert_consents(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "subject", "channel")
-    if not values:
-        return
-    await conn.execute(_consents_upsert(tuple(values[0])), _rows(values))
+    await _write_rows(conn, _consents_upsert, _sorted(rows, "subject", "channel"))
 
 
 @cache
@@ -312,10 +311,12 @@ def _consents_upsert(names: tuple[str, ...]) -> Any:
 
 
 async def insert_contacts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    values = _sorted(rows, "event_id")
-    if values:
-        statement = _insert_rows(contacts, tuple(values[0])).on_conflict_do_nothing()
-        await conn.execute(statement, _rows(values))
+    await _write_rows(conn, _contacts_insert, _sorted(rows, "event_id"))
+
+
+@cache
+def _contacts_insert(names: tuple[str, ...]) -> Any:
+    return _insert_rows(contacts, names).on_conflict_do_nothing()
 
 
 async def add_item_stats(conn: AsyncConnection, stats: Mapping[str, ItemStats]) -> None:
@@ -486,10 +487,7 @@ async def merge_profiles(
 
 async def upsert_cards(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     """Newer versions win; a redelivered or older change is a no-op. One row per profile."""
-    if not rows:
-        return
-    values = sorted(rows, key=lambda row: row["profile_id"])
-    await conn.execute(_cards_upsert(tuple(values[0])), _rows(values))
+    await _write_rows(conn, _cards_upsert, _sorted(rows, "profile_id"))
 
 
 @cache
