@@ -87,12 +87,6 @@ def _sorted(rows: Iterable[Row], *keys: str) -> list[Row]:
     return sorted(rows, key=lambda row: tuple(row[key] for key in keys))
 
 
-def _as_rows(columns: Mapping[str, list[Any]]) -> list[Row]:
-    """Rows given as one list per column, as dicts."""
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-
-
 @cache
 def _insert_rows(table: Table, names: tuple[str, ...]) -> Any:
     """`INSERT … SELECT … FROM json_to_recordset(:rows)`, the rows (dicts with these keys,
@@ -110,6 +104,10 @@ def _insert_rows(table: Table, names: tuple[str, ...]) -> Any:
     return insert(table).from_select(names, select(*(records.c[name] for name in names)))
 
 
+def _fields(delta: Any, names: Sequence[str]) -> Row:
+    return {name: getattr(delta, name) for name in names}
+
+
 def _rows(rows: Sequence[Row]) -> dict[str, str]:
     return {"rows": encode_json(rows).decode()}
 
@@ -120,11 +118,6 @@ async def _write_rows(
     """Rows (dicts with the same keys) through the statement built once for their columns."""
     if rows:
         await conn.execute(statement_for(tuple(rows[0])), _rows(rows))
-
-
-def _columns(keys: list[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
-    """Key tuples (already sorted) as one list per key column."""
-    return {name: [key[i] for key in keys] for i, name in enumerate(names)}
 
 
 _NEW_EVENT_IDS = (
@@ -206,14 +199,11 @@ async def item_histories(
 async def upsert_customer_items(
     conn: AsyncConnection, deltas: Mapping[tuple[str, str], ItemDelta]
 ) -> None:
-    if not deltas:
-        return
-    keys = sorted(deltas)
-    columns = _columns(keys, ("subject", "sku"))
-    for field in ITEM_DELTA_FIELDS:
-        columns[field] = [getattr(deltas[key], field) for key in keys]
-    rows = _as_rows(columns)
-    await conn.execute(_customer_items_upsert(tuple(columns)), _rows(rows))
+    rows = [
+        {"subject": subject, "sku": sku, **_fields(deltas[subject, sku], ITEM_DELTA_FIELDS)}
+        for subject, sku in sorted(deltas)
+    ]
+    await _write_rows(conn, _customer_items_upsert, rows)
 
 
 @cache
@@ -236,13 +226,11 @@ def _customer_items_upsert(names: tuple[str, ...]) -> Any:
 
 
 async def upsert_customers(conn: AsyncConnection, deltas: Mapping[str, CustomerDelta]) -> None:
-    if not deltas:
-        return
-    keys = sorted(deltas)
-    columns: dict[str, list[Any]] = {"subject": keys}
-    for field in CUSTOMER_DELTA_FIELDS:
-        columns[field] = [getattr(deltas[key], field) for key in keys]
-    await conn.execute(_customers_upsert(tuple(columns)), _rows(_as_rows(columns)))
+    rows = [
+        {"subject": subject, **_fields(deltas[subject], CUSTOMER_DELTA_FIELDS)}
+        for subject in sorted(deltas)
+    ]
+    await _write_rows(conn, _customers_upsert, rows)
 
 
 @cache
@@ -320,13 +308,8 @@ def _contacts_insert(names: tuple[str, ...]) -> Any:
 
 
 async def add_item_stats(conn: AsyncConnection, stats: Mapping[str, ItemStats]) -> None:
-    if not stats:
-        return
-    keys = sorted(stats)
-    columns: dict[str, list[Any]] = {"sku": keys}
-    for field in ITEM_STATS_FIELDS:
-        columns[field] = [getattr(stats[key], field) for key in keys]
-    await conn.execute(_items_upsert(tuple(columns)), _rows(_as_rows(columns)))
+    rows = [{"sku": sku, **_fields(stats[sku], ITEM_STATS_FIELDS)} for sku in sorted(stats)]
+    await _write_rows(conn, _items_upsert, rows)
 
 
 @cache
