@@ -92,7 +92,7 @@ async def _rerank(
         ranking = await rank_customers(conn, settings, claimed, now, market=market)
     async with db.transaction() as conn:
         held = await stale.settle(conn, token, claimed, requeue=at_once)
-        await _write(conn, ranking, [pid for pid in claimed if pid in held], now)
+        await _save_rankings(conn, ranking, [pid for pid in claimed if pid in held], now)
     if at_once and (unsettled := set(claimed) - held):
         # A fold held these marks as they settled, renewing them at its own priority (a card
         # change that followed the complaint: in turn); this ranking was not written, so they
@@ -125,11 +125,11 @@ async def fold_and_rank_at_once(
         now = now_utc()
         ranking = await rank_customers(conn, settings, profile_ids, now, market=market)
         await stale.in_turn(conn, profile_ids)
-        await _write(conn, ranking, profile_ids, now)
+        await _save_rankings(conn, ranking, profile_ids, now)
     return len(profile_ids)
 
 
-async def _write(
+async def _save_rankings(
     conn: AsyncConnection, ranking: Ranking, profile_ids: Sequence[uuid.UUID], now: datetime
 ) -> None:
     """Store the rankings of `profile_ids` and queue the best offers that changed."""
