@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -219,8 +219,7 @@ def build_express_consumer(
             return None  # the main consumer dead-letters it, with the reason
         # Sent just now but happened long ago (a store's late upload, a replay): the fold
         # would rank it soon, not at once, so it is the main consumer's.
-        live_since = now_utc() - timedelta(seconds=settings.at_once_within_seconds)
-        return event if event.effective_time >= live_since else None
+        return event if event.effective_time >= settings.live_since() else None
 
     async def handle(batch: Sequence[Delivered[TouchpointEvent | None]]) -> None:
         events = [item.value for item in batch if item.value is not None]

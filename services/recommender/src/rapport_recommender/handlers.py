@@ -97,8 +97,7 @@ async def fold_into(
     await stale.forget(conn, gone)
     affected |= await _apply_changes(conn, changes)
     priority: dict[uuid.UUID, Priority] = {}
-    live_since = now_utc() - timedelta(seconds=settings.at_once_within_seconds)
-    for subject, level in facts.priorities(live_since).items():
+    for subject, level in facts.priorities(settings.live_since()).items():
         profile_id = profile_of.get(subject)
         if profile_id is not None and profile_id not in gone:
             priority[profile_id] = max(level, priority.get(profile_id, Priority.IN_TURN))

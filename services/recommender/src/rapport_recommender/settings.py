@@ -107,6 +107,10 @@ class RecommenderSettings(ServiceSettings):
         "request serve the next ones (the customer's own rows are always read fresh)",
     )
 
+    def live_since(self) -> datetime:
+        """What happened since then is live: a complaint or consent is ranked at once."""
+        return datetime.now(UTC) - timedelta(seconds=self.at_once_within_seconds)
+
     @property
     def express_group(self) -> str:
         return f"{self.consumer_group}-express"
