@@ -376,12 +376,7 @@ def test_the_work_deployment_is_the_recommender_without_its_fold(
         "RAPPORT_AT_ONCE_LANE_ENABLED": "false",
         "RAPPORT_NICENESS": "10",
     }
-    from rapport_recommender.__main__ import main
-
-    with pytest.raises(SystemExit) as exited:
-        main(["--help"])
-    assert exited.value.code == 0
-    assert "work" in capsys.readouterr().out
+    assert "work" in _recommender_help(capsys)
 
 
 def test_the_express_deployment_is_the_recommender_folding_only_complaints_and_consents(
@@ -410,9 +405,14 @@ def test_the_express_deployment_is_the_recommender_folding_only_complaints_and_c
 
     group = RecommenderSettings().express_group
     assert any(g["patternType"] == "prefix" and group.startswith(g["name"]) for g in groups), groups
+    assert "express" in _recommender_help(capsys)
+
+
+def _recommender_help(capsys: pytest.CaptureFixture[str]) -> str:
+    """What `rapport-recommender --help` prints: the commands the Deployments may run."""
     from rapport_recommender.__main__ import main
 
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
     assert exited.value.code == 0
-    assert "express" in capsys.readouterr().out
+    return capsys.readouterr().out
