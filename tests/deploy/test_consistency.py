@@ -358,13 +358,7 @@ def test_the_work_deployment_is_the_recommender_without_its_fold(
     """Same image, settings and credentials as the serving pods; only the command and the
     division of the background lanes differ: every lane runs in one of the two, the ordinary
     one at a lower CPU priority."""
-    work = named(built["prod"], "Deployment", "rapport-recommender-work")
-    (container,) = pod_spec(work)["containers"]
-    serving = service_container(built["prod"], "recommender")
-    assert container["args"] == ["work"]
-    assert container["image"] == serving["image"]
-    work_env = container_env(built["prod"], container)
-    serving_env = container_env(built["prod"], serving)
+    work_env, serving_env = _recommender_command_envs(built, "work")
     lanes = {"RAPPORT_ORDINARY_LANE_ENABLED", "RAPPORT_AT_ONCE_LANE_ENABLED", "RAPPORT_NICENESS"}
     assert {k: v for k, v in work_env.items() if k not in lanes} == {
         k: v for k, v in serving_env.items() if k not in lanes
@@ -385,13 +379,7 @@ def test_the_express_deployment_is_the_recommender_folding_only_complaints_and_c
     """Same image, settings and credentials as the serving pods; the command chooses what it
     folds, and it does no ordinary re-ranking; it has its own consumer group, under the
     recommender's KafkaUser's group prefix."""
-    express = named(built["prod"], "Deployment", "rapport-recommender-express")
-    (container,) = pod_spec(express)["containers"]
-    serving = service_container(built["prod"], "recommender")
-    assert container["args"] == ["express"]
-    assert container["image"] == serving["image"]
-    express_env = container_env(built["prod"], container)
-    serving_env = container_env(built["prod"], serving)
+    express_env, serving_env = _recommender_command_envs(built, "express")
     assert express_env == {
         k: v for k, v in serving_env.items() if k != "RAPPORT_ORDINARY_LANE_ENABLED"
     }
@@ -416,3 +404,16 @@ def _recommender_help(capsys: pytest.CaptureFixture[str]) -> str:
         main(["--help"])
     assert exited.value.code == 0
     return capsys.readouterr().out
+
+
+def _recommender_command_envs(
+    built: dict[str, list[Resource]], command: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The environments of `rapport-recommender-<command>` and of the serving pods, having
+    checked that the former runs that command on the serving pods' image."""
+    deployment = named(built["prod"], "Deployment", f"rapport-recommender-{command}")
+    (container,) = pod_spec(deployment)["containers"]
+    serving = service_container(built["prod"], "recommender")
+    assert container["args"] == [command]
+    assert container["image"] == serving["image"]
+    return container_env(built["prod"], container), container_env(built["prod"], serving)
