@@ -1,5 +1,6 @@
 """The fast product scoring gives exactly what the plain definition gives: same skus, same
-order, same float scores, same reasons — on random histories with ties, repeats and exclusions."""
+order, same float scores, same reasons — on random histories with ties, repeats and exclusions,
+with and without the portfolio rule (diversity) on a limited list."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import pytest
 from rapport_recommender.domain.customer import ItemState, history_of
 from rapport_recommender.domain.facts import Touch
 from rapport_recommender.domain.scoring import (
+    DIVERSITY_POOL,
     Anchor,
     HistoryItem,
     Neighbour,
     ScoredItem,
     ScoringParams,
+    Similar,
     product_scores,
     touch_weight,
 )
@@ -70,8 +73,41 @@ def plain_scores(
     return ranked
 
 
+def plain_diversified(
+    ranked: list[ScoredItem],
+    history: list[HistoryItem],
+    similar_to: dict[str, Similar],
+    params: ScoringParams,
+    limit: int,
+) -> list[ScoredItem]:
+    """The portfolio rule, written the obvious way: from the best 3 × limit, the next pick is
+    the one whose score × (1 − diversity × highest similarity to a pick) is highest."""
+    recent = sorted(history, key=lambda h: h.at, reverse=True)[: params.max_history]
+    known = {h.sku: similar_to[h.sku] for h in recent if h.sku in similar_to}
+
+    def similarity(a: str, b: str) -> float:
+        return max(
+            known[a].best.get(b, 0.0) if a in known else 0.0,
+            known[b].best.get(a, 0.0) if b in known else 0.0,
+        )
+
+    pool = ranked[: DIVERSITY_POOL * limit]
+    picked: list[ScoredItem] = []
+    while pool and len(picked) < limit:
+
+        def value(item: ScoredItem) -> float:
+            closest = max((similarity(item.sku, p.sku) for p in picked), default=0.0)
+            return item.score * max(0.0, 1.0 - params.diversity * closest)
+
+        best = max(pool, key=value)  # the first of equals: the better ranked
+        pool.remove(best)
+        picked.append(ScoredItem(best.sku, value(best), best.because))
+    return picked
+
+
+@pytest.mark.parametrize("diversity", [0.0, 1.0])
 @pytest.mark.parametrize("seed", range(40))
-def test_fast_scoring_equals_the_plain_definition(seed: int) -> None:
+def test_fast_scoring_equals_the_plain_definition(seed: int, diversity: float) -> None:
     rng = random.Random(seed)
     skus = [f"S{i}" for i in range(rng.randint(5, 60))]
     params = ScoringParams(
@@ -81,6 +117,7 @@ def test_fast_scoring_equals_the_plain_definition(seed: int) -> None:
         units_boost=rng.choice([0.0, 0.5]),
         reorder_power=rng.choice([0.0, 1.0, 1.5]),
         candidate_reorder_power=rng.choice([0.0, 1.0]),
+        diversity=diversity,
     )
     days = [rng.choice([3, 3, 3, 40, 400]) for _ in skus]  # repeated days: equal times
     history = [
@@ -119,7 +156,10 @@ def test_fast_scoring_equals_the_plain_definition(seed: int) -> None:
         got = product_scores(
             history, similar_to, popularity, excluded, NOW, params, limit=limit, reorders=reorders
         )
-        assert got == expected[:limit]
+        if diversity:
+            assert got == plain_diversified(expected, history, similar_to, params, limit)
+        else:
+            assert got == expected[:limit]
 
 
 def test_history_of_the_most_recent_keeps_the_full_order() -> None:

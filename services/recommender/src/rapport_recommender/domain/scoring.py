@@ -15,6 +15,7 @@ from rapport_recommender.domain.facts import Touch
 from rapport_recommender.domain.similarity import cosine
 
 SECONDS_PER_DAY = 86_400.0
+DIVERSITY_POOL = 3  # a diversified list of n is picked from the best 3n
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,11 @@ class ScoringParams:
     trending_share: float = 0.0
     country_share: float = 0.3
     overall_share: float = 1.0
+    # The list is a portfolio: each offer's score × (1 − diversity × its highest similarity to
+    # an offer above it), picked greedily from the best DIVERSITY_POOL × limit. Ten lines the
+    # customer restocks together are one bet; on the validation splits this lifted returning
+    # customers' HR@10 by 1-2 points (NDCG@10 −0.01). See EVAL.md.
+    diversity: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +221,13 @@ def product_scores(
         for sku, score in scores.items():
             if (rate := rates.get(sku, 1.0)) > 1.0:
                 scores[sku] = score * rate**power
-    return [
-        ScoredItem(sku, scores[sku], _because(sku, credits))
-        for sku in _best(scores, excluded, limit)
-    ]
+    if limit is None or params.diversity <= 0:
+        listed = [(sku, scores[sku]) for sku in _best(scores, excluded, limit)]
+    else:
+        anchors = {item.sku: near for item, _, _, near in credits if near is not None}
+        pool = _best(scores, excluded, limit * DIVERSITY_POOL)
+        listed = _diversified(pool, scores, anchors, limit, params.diversity)
+    return [ScoredItem(sku, score, _because(sku, credits)) for sku, score in listed]
 
 
 def _best(scores: dict[str, float], excluded: set[str], limit: int | None) -> list[str]:
@@ -239,6 +248,39 @@ def _best(scores: dict[str, float], excluded: set[str], limit: int | None) -> li
     ]
     eligible.sort(key=lambda sku: (-scores[sku], sku))
     return eligible[:limit]
+
+
+def _diversified(
+    pool: Sequence[str],
+    scores: Mapping[str, float],
+    anchors: Mapping[str, Similar],
+    limit: int,
+    diversity: float,
+) -> list[tuple[str, float]]:
+    """The first `limit` of `pool` (best first) picked one at a time: the next is the one whose
+    score, discounted by its highest similarity to one already picked, is highest (the earlier
+    in `pool` among equals); that discounted score is its score, so scores still descend.
+
+    Similarity is what the customer's history items know of their neighbours (`anchors`):
+    the same in the service, which reads the neighbours of those items only, and in the
+    evaluation."""
+    closest = dict.fromkeys(pool, 0.0)  # highest similarity to an item picked so far
+    left = list(pool)
+    picked: list[tuple[str, float]] = []
+    while left and len(picked) < limit:
+        values = [scores[sku] * max(0.0, 1.0 - diversity * closest[sku]) for sku in left]
+        index = values.index(max(values))
+        sku = left.pop(index)
+        picked.append((sku, values[index]))
+        near = anchors.get(sku)
+        for other in left:
+            around = anchors.get(other)
+            similarity = max(
+                near.best.get(other, 0.0) if near is not None else 0.0,
+                around.best.get(sku, 0.0) if around is not None else 0.0,
+            )
+            closest[other] = max(closest[other], similarity)
+    return picked
 
 
 def _again(item: HistoryItem, params: ScoringParams, reorder: float = 1.0) -> float | None:
