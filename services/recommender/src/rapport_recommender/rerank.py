@@ -21,6 +21,7 @@ from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent, now_utc
 from rapport_events.kafka import Publisher
 from rapport_recommender.domain.facts import Priority
+from rapport_recommender.domain.reach import by_reach
 from rapport_recommender.handlers import (
     Ranking,
     fold_into,
@@ -30,8 +31,8 @@ from rapport_recommender.handlers import (
     stored_ranking,
 )
 from rapport_recommender.settings import RecommenderSettings
-from rapport_recommender.store import pairs, ranked, stale
-from rapport_recommender.store.reads import MarketReads
+from rapport_recommender.store import pairs, ranked, reach, stale
+from rapport_recommender.store.reads import POPULAR, MarketReads
 
 DUE_CHUNK = 500  # rankings made wrong by time alone, marked again per step
 
@@ -170,3 +171,20 @@ async def merge_pending_pairs(db: Database, settings: RecommenderSettings) -> in
     (deleted in the same transaction); returns how many pairs changed."""
     async with db.transaction() as conn:
         return await pairs.merge(conn, settings.pair_merge_batches)
+
+
+async def refresh_reach(db: Database, settings: RecommenderSettings) -> int:
+    """Order the most bought items by reach again once the order is `reach_refresh_seconds`
+    old (or missing); 1 when it did, 0 when it was fresh or another replica is at it."""
+    async with db.transaction() as conn:
+        last = await reach.refreshed_at(conn)
+        now = now_utc()
+        if last is not None and now - last < timedelta(seconds=settings.reach_refresh_seconds):
+            return 0
+        if not await reach.lock(conn):
+            return 0
+        buyers = await reach.buyers_of_top(conn, POPULAR)
+        if not buyers:
+            return 0
+        await reach.replace(conn, by_reach(buyers), now)
+        return 1

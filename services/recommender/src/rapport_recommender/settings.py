@@ -94,6 +94,12 @@ class RecommenderSettings(ServiceSettings):
     rerank_poll_seconds: float = Field(
         1.0, gt=0, description="look for marks of other replicas this often when not woken"
     )
+    reach_refresh_seconds: float = Field(
+        600,
+        gt=0,
+        description="the popular items' reach order (what a customer with no history is "
+        "offered) is worked out again this often, by the processes that re-rank in turn",
+    )
     ranking_max_age_hours: float = Field(
         24,
         gt=0,

@@ -17,12 +17,14 @@ from rapport_recommender.domain.scoring import (
     Anchor,
     HistoryItem,
     Neighbour,
+    ScoredItem,
     ScoringParams,
     product_scores,
     recency_weight,
     reorder_rates,
     trend_weight,
 )
+from rapport_recommender.domain.reach import by_reach
 from rapport_recommender.domain.similarity import cosine, lift, new_pairs
 from rapport_recommender.evaluation.metrics import hit, ndcg, precision
 
@@ -155,3 +157,50 @@ def test_staples_lead_among_neighbours_and_popular_items_alike() -> None:
     assert [r.sku for r in ranked] == ["BULB", "SHADE", "BAG", "CARD"]
     assert math.isclose(ranked[0].score, 2 * ranked[1].score)
     assert math.isclose(ranked[2].score, 4 * ranked[3].score)
+
+
+def test_reach_puts_first_the_item_that_reaches_customers_the_others_do_not() -> None:
+    # TEA and MUG go to the same regulars; BAG is bought by fewer, but by other customers.
+    buyers = {"TEA": {1, 2, 3, 4}, "MUG": {1, 2, 3}, "BAG": {5, 6}, "CUP": {1}}
+    assert by_reach(buyers) == {"TEA": 4.0, "BAG": 2.0, "MUG": 0.0, "CUP": 0.0}
+    # among equals: the most buyers first, then by sku
+    assert list(by_reach({"B": {1}, "A": {1}, "C": {1, 2}})) == ["C", "A", "B"]
+    assert by_reach({}) == {}
+
+
+def test_a_limited_list_is_a_portfolio_not_ten_of_the_same() -> None:
+    # After a tea set, its cups and saucers go together (similar to each other), the lamp is
+    # a different bet. How alike two candidates are is known from the customer's history
+    # items' neighbours only (the service reads those): here from CUPS, which they viewed.
+    history = [
+        HistoryItem("TEASET", Touch.BOUGHT, NOW - timedelta(days=30)),
+        HistoryItem("CUPS", Touch.VIEWED, NOW - timedelta(days=60)),
+    ]
+    anchors = {
+        "TEASET": Anchor(
+            20, [Neighbour("CUPS", 12, 14), Neighbour("SAUCERS", 11, 14), Neighbour("LAMP", 6, 10)]
+        ),
+        "CUPS": Anchor(14, [Neighbour("SAUCERS", 13, 14)]),
+    }
+    plain, portfolio = ScoringParams(diversity=0.0), ScoringParams()
+    similar_to = {sku: a.similar(plain.shrink, plain.neighbours) for sku, a in anchors.items()}
+
+    def ranked(params: ScoringParams, limit: int | None, seen: int = 2) -> list[ScoredItem]:
+        return product_scores(history[:seen], similar_to, {}, {"TEASET"}, NOW, params, limit=limit)
+
+    def skus(items: list[ScoredItem]) -> list[str]:
+        return [item.sku for item in items]
+
+    # SAUCERS ≈ 0.61, CUPS ≈ 0.48, LAMP ≈ 0.22; CUPS and SAUCERS ≈ 0.67 alike, so CUPS after
+    # SAUCERS is worth 0.48 × 0.33 ≈ 0.16: the lamp comes second.
+    assert skus(ranked(plain, 3)) == ["SAUCERS", "CUPS", "LAMP"]
+    diversified = ranked(portfolio, 3)
+    assert skus(diversified) == ["SAUCERS", "LAMP", "CUPS"]
+    assert skus(ranked(portfolio, 2)) == ["SAUCERS", "LAMP"]
+    assert [r.score for r in diversified] == sorted((r.score for r in diversified), reverse=True)
+    alike = cosine(13, 14, 14, plain.shrink)
+    assert math.isclose(diversified[2].score, ranked(plain, 3)[1].score * (1 - alike))
+    # an unlimited list is the plain order; without CUPS in the history nothing says they
+    # are alike, and the list keeps the plain order
+    assert skus(ranked(portfolio, None)) == ["SAUCERS", "CUPS", "LAMP"]
+    assert skus(ranked(portfolio, 3, seen=1)) == skus(ranked(plain, 3, seen=1))

@@ -18,7 +18,12 @@ from rapport_recommender.api.hot import install_hot_offers
 from rapport_recommender.background import Worker, working
 from rapport_recommender.consumer import build_consumer, build_express_consumer
 from rapport_recommender.handlers import Folded
-from rapport_recommender.rerank import Outbox, rerank_and_publish, rerank_at_once_and_publish
+from rapport_recommender.rerank import (
+    Outbox,
+    refresh_reach,
+    rerank_and_publish,
+    rerank_at_once_and_publish,
+)
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import ranked
 from rapport_recommender.store.reads import MarketReads
@@ -48,10 +53,13 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         lambda: rerank_at_once_and_publish(db, settings, outbox, market),
         settings.rerank_poll_seconds,
     )
+    # Not woken by folds: the reach order is redone on its own schedule.
+    reach = Worker("reach", lambda: refresh_reach(db, settings), settings.reach_refresh_seconds)
     # The express lane ranks in its fold's transaction; this sends what it queued.
     sender = Worker("send", outbox.send, settings.rerank_poll_seconds)
     lanes = {
         rerank: settings.ordinary_lane_enabled,
+        reach: settings.ordinary_lane_enabled,
         at_once: settings.at_once_lane_enabled,
         sender: settings.express,
     }

@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from rapport_recommender.domain.customer import (
 from rapport_recommender.domain.facts import facts_of, subject_of
 from rapport_recommender.domain.fold import BatchUpdate, ItemDelta, fold_batch
 from rapport_recommender.domain.offers import Kind
+from rapport_recommender.domain.reach import by_reach
 from rapport_recommender.domain.scoring import Anchor, Neighbour, ScoringParams, reorder_rates
 from rapport_recommender.evaluation.data import invoices, to_event
 from rapport_recommender.evaluation.metrics import hit, ndcg, precision
@@ -65,6 +66,16 @@ class Memory:
             for s in subjects
             if s in self.items
         }
+
+    def buyers(self, skus: Iterable[str]) -> dict[str, set[str]]:
+        """sku → the customers who bought it (as the store reads them for the reach order)."""
+        wanted = set(skus)
+        found: dict[str, set[str]] = {sku: set() for sku in wanted}
+        for subject, held in self.items.items():
+            for sku in wanted.intersection(held):
+                if held[sku].last_bought_at is not None:
+                    found[sku].add(subject)
+        return found
 
     def apply(self, update: BatchUpdate) -> None:
         for subject, delta in update.customers.items():
@@ -168,7 +179,9 @@ def score(
         a: Anchor(memory.stats[a][1], ns).similar(params.shrink, params.neighbours)
         for a, ns in neighbours.items()
     }
-    overall = _top({s: float(r[1]) for s, r in memory.stats.items()}, POPULAR)
+    overall = by_reach(
+        memory.buyers(_top({s: float(r[1]) for s, r in memory.stats.items()}, POPULAR))
+    )
     trending = _top({s: r[4] for s, r in memory.stats.items()}, POPULAR)
     by_country: dict[str, dict[str, float]] = defaultdict(dict)
     for (country, sku), units in memory.country_units.items():

@@ -26,7 +26,7 @@ from sqlalchemy.types import Text
 
 from rapport_recommender.domain.bandit import Posterior
 from rapport_recommender.domain.scoring import Anchor, Neighbour, Similar, reorder_rates
-from rapport_recommender.store.tables import arms, item_countries, item_pairs, items
+from rapport_recommender.store.tables import arms, item_countries, item_pairs, items, popular_reach
 
 KINDS = ("bought", "viewed")
 POPULAR = 50  # candidates from each popularity list (overall, trending, per country)
@@ -39,10 +39,21 @@ class Shop:
 
     names: Mapping[str, str]
     support: Mapping[str, Mapping[str, int]]  # kind → sku → customers who bought/viewed it
-    overall: Mapping[str, float]  # the `popular` skus with the most buyers
+    overall: Mapping[str, float]  # the `popular` most bought skus, by reach (domain.reach)
     trending: Mapping[str, float]  # the `popular` skus with the highest trend
     reorders: Mapping[str, float]  # sku → orders per buyer (buy-again favours staples)
     arms: Mapping[str, Mapping[str, Posterior]]  # segment → kind → posterior
+
+
+_ITEMS = select(
+    items.c.sku,
+    items.c.name,
+    items.c.buyers,
+    items.c.viewers,
+    items.c.orders,
+    items.c.trend,
+    popular_reach.c.reach,
+).select_from(items.outerjoin(popular_reach, popular_reach.c.sku == items.c.sku))
 
 
 async def read_shop(conn: AsyncConnection, popular: int) -> Shop:
@@ -52,27 +63,25 @@ async def read_shop(conn: AsyncConnection, popular: int) -> Shop:
     viewers: dict[str, int] = {}
     trend: dict[str, float] = {}
     orders: dict[str, float] = {}
-    for row in await conn.execute(
-        select(
-            items.c.sku,
-            items.c.name,
-            items.c.buyers,
-            items.c.viewers,
-            items.c.orders,
-            items.c.trend,
-        )
-    ):
+    reach: dict[str, float] = {}
+    for row in await conn.execute(_ITEMS):
         if row.name is not None:
             names[row.sku] = row.name
         buyers[row.sku], viewers[row.sku], trend[row.sku] = row.buyers, row.viewers, row.trend
         orders[row.sku] = row.orders
+        if row.reach is not None:
+            reach[row.sku] = float(row.reach)
     found: dict[str, dict[str, Posterior]] = {}
     for arm in await conn.execute(select(arms.c.segment, arms.c.kind, arms.c.alpha, arms.c.beta)):
         found.setdefault(arm.segment, {})[arm.kind] = Posterior(arm.alpha, arm.beta)
     return Shop(
         names=names,
         support={"bought": buyers, "viewed": viewers},
-        overall=_top({sku: float(n) for sku, n in buyers.items() if n > 0}, popular),
+        # In reach order once the re-ranker has worked it out (store.reach); until then (a new
+        # shop) the most bought.
+        overall=_top(reach, popular)
+        if reach
+        else _top({sku: float(n) for sku, n in buyers.items() if n > 0}, popular),
         trending=_top({sku: t for sku, t in trend.items() if t > 0}, popular),
         reorders=reorder_rates(orders, buyers),
         arms=found,

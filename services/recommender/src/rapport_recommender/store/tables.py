@@ -115,6 +115,15 @@ items = Table(
     Index("items_by_trend", "trend"),
 )
 
+# The most bought items in reach order (domain.reach), redone on a schedule (store.reach).
+popular_reach = Table(
+    "popular_reach",
+    metadata,
+    Column("sku", Text, primary_key=True),
+    Column("reach", BigInteger, nullable=False),
+    Column("refreshed_at", DateTime(timezone=True), nullable=False),
+)
+
 item_countries = Table(
     "item_countries",
     metadata,
