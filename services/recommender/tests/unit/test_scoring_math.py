@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from rapport_recommender.domain.bandit import Posterior, factor
 from rapport_recommender.domain.facts import Touch
+from rapport_recommender.domain.reach import by_reach
 from rapport_recommender.domain.rules import (
     ConsentEntry,
     ItemRecord,
@@ -24,7 +25,6 @@ from rapport_recommender.domain.scoring import (
     reorder_rates,
     trend_weight,
 )
-from rapport_recommender.domain.reach import by_reach
 from rapport_recommender.domain.similarity import cosine, lift, new_pairs
 from rapport_recommender.evaluation.metrics import hit, ndcg, precision
 
@@ -162,9 +162,11 @@ def test_staples_lead_among_neighbours_and_popular_items_alike() -> None:
 def test_reach_puts_first_the_item_that_reaches_customers_the_others_do_not() -> None:
     # TEA and MUG go to the same regulars; BAG is bought by fewer, but by other customers.
     buyers = {"TEA": {1, 2, 3, 4}, "MUG": {1, 2, 3}, "BAG": {5, 6}, "CUP": {1}}
-    assert by_reach(buyers) == {"TEA": 4.0, "BAG": 2.0, "MUG": 0.0, "CUP": 0.0}
+    # MUG and CUP reach nobody new: they follow, the most bought first, halving in worth
+    assert by_reach(buyers) == {"TEA": 4.0, "BAG": 2.0, "MUG": 1.0, "CUP": 0.5}
+    assert list(by_reach(buyers).values()) == sorted(by_reach(buyers).values(), reverse=True)
     # among equals: the most buyers first, then by sku
-    assert list(by_reach({"B": {1}, "A": {1}, "C": {1, 2}})) == ["C", "A", "B"]
+    assert list(by_reach({"B": {1}, "A": {1}, "C": {1, 2}, "D": {3}})) == ["C", "D", "A", "B"]
     assert by_reach({}) == {}
 
 

@@ -16,14 +16,22 @@ from collections.abc import Collection, Hashable, Mapping
 def by_reach(buyers: Mapping[str, Collection[Hashable]]) -> dict[str, float]:
     """sku → how many of its buyers no item before it reaches, in that order: each next item
     reaches the most customers not reached yet (among equals: the most buyers, then by sku).
-    Every sku is listed; those that reach nobody new come last with 0."""
+
+    The items that reach nobody new follow, the most bought first, each worth half the one
+    before it: below every item that reaches someone, yet still worth offering (a small shop
+    whose regulars buy everything would otherwise offer a newcomer one item)."""
     fresh = {sku: set(customers) for sku, customers in buyers.items()}
     reached: dict[str, float] = {}
     while fresh:
         best = min(fresh, key=lambda sku: (-len(fresh[sku]), -len(buyers[sku]), sku))
+        if not fresh[best]:
+            break
         newly = fresh.pop(best)
         reached[best] = float(len(newly))
-        if newly:
-            for others in fresh.values():
-                others.difference_update(newly)
+        for others in fresh.values():
+            others.difference_update(newly)
+    value = min(reached.values(), default=1.0)
+    for sku in sorted(fresh, key=lambda sku: (-len(buyers[sku]), sku)):
+        value /= 2
+        reached[sku] = value
     return reached

@@ -13,8 +13,8 @@ import argparse
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from rapport_recommender.settings import TREND_EPOCH
 K = 10
 BATCH = 500
 POPULAR = 50
+PARTS = ("returning", "newcomers")
 
 
 class Memory:
@@ -252,50 +253,66 @@ def score(
         "popularity": popular,
         "implicit CosineRecommender (item-item)": item_item,
     }
-    # HR, NDCG, precision sums and CPU seconds spent ranking (implicit's: the reference)
-    sums = {name: [0.0, 0.0, 0.0, 0.0] for name in systems}
-    shown: dict[str, set[str]] = {name: set() for name in systems}
+    tallies = {name: Tally() for name in systems}
     customers = sorted(truth)
     for subject in track(customers, description="ranking and scoring", disable=quiet):
         excluded = excluded_of(item_states(subject), split, params, policy)
-        wanted = truth[subject]
+        part = "returning" if subject in memory.items else "newcomers"
         for name, system in systems.items():
-            ranked = _timed(system, subject, excluded, sums[name])
-            shown[name].update(ranked)
-            sums[name][0] += hit(ranked, wanted, K)
-            sums[name][1] += ndcg(ranked, wanted, K)
-            sums[name][2] += precision(ranked, wanted, K)
-    n = len(customers)
+            started = time.process_time()
+            ranked = system(subject, excluded)
+            tallies[name].cpu += time.process_time() - started
+            tallies[name].add(ranked, truth[subject], part)
+    counts = Counter("returning" if c in memory.items else "newcomers" for c in customers)
     return {
         "split_date": split.date().isoformat(),
         "until": prepared.until.date().isoformat() if prepared.until else "end of data",
-        "customers": n,
+        "customers": len(customers),
         "catalogue": len(catalogue),
         "events_before_split": prepared.events_before,
         "params": asdict(params),
-        "systems": {
-            name: {
-                "hr@10": round(s[0] / n, 4),
-                "ndcg@10": round(s[1] / n, 4),
-                "precision@10": round(s[2] / n, 4),
-                "coverage": round(len(shown[name]) / len(catalogue), 4),
-                "cpu_ms_per_customer": round(s[3] / n * 1e3, 3),
-            }
-            for name, s in sums.items()
-        },
+        "systems": {name: t.figures(counts, len(catalogue)) for name, t in tallies.items()},
     }
 
 
-def _timed(
-    system: Callable[[str, set[str]], list[str]],
-    subject: str,
-    excluded: set[str],
-    sums: list[float],
-) -> list[str]:
-    started = time.process_time()
-    ranked = system(subject, excluded)
-    sums[3] += time.process_time() - started
-    return ranked
+@dataclass
+class Tally:
+    """One system's sums over the customers; HR and NDCG apart for customers with a history
+    before the split and without one too (newcomers: every system can only offer them what is
+    popular); the CPU seconds spent ranking (implicit's: the reference)."""
+
+    hits: float = 0.0
+    gains: float = 0.0
+    precise: float = 0.0
+    cpu: float = 0.0
+    shown: set[str] = field(default_factory=set)
+    parts: dict[str, list[float]] = field(default_factory=lambda: {p: [0.0, 0.0] for p in PARTS})
+
+    def add(self, ranked: list[str], wanted: set[str], part: str) -> None:
+        found, gain = hit(ranked, wanted, K), ndcg(ranked, wanted, K)
+        self.hits, self.gains = self.hits + found, self.gains + gain
+        self.precise += precision(ranked, wanted, K)
+        self.shown.update(ranked)
+        self.parts[part][0] += found
+        self.parts[part][1] += gain
+
+    def figures(self, counts: Mapping[str, int], catalogue: int) -> dict[str, Any]:
+        n = sum(counts.values())
+        return {
+            "hr@10": round(self.hits / n, 4),
+            "ndcg@10": round(self.gains / n, 4),
+            "precision@10": round(self.precise / n, 4),
+            "coverage": round(len(self.shown) / catalogue, 4),
+            "cpu_ms_per_customer": round(self.cpu / n * 1e3, 3),
+            **{
+                part: {
+                    "customers": counts[part],
+                    "hr@10": round(found / max(1, counts[part]), 4),
+                    "ndcg@10": round(gain / max(1, counts[part]), 4),
+                }
+                for part, (found, gain) in self.parts.items()
+            },
+        }
 
 
 def evaluate(
@@ -313,13 +330,18 @@ def evaluate(
         title=f"Top-10 product offers, split {result['split_date']} to {result['until']}"
         f" ({n} customers)"
     )
-    for column in ("system", "HR@10", "NDCG@10", "precision@10", "coverage", "CPU ms/customer"):
+    systems = result["systems"]
+    counts = {part: next(iter(systems.values()))[part]["customers"] for part in PARTS}
+    columns = ["system", "HR@10", "NDCG@10", "precision@10", "coverage", "CPU ms/customer"]
+    columns += [f"HR@10 {part} ({counts[part]})" for part in PARTS]
+    for column in columns:
         table.add_column(column)
-    for name, m in result["systems"].items():
+    for name, m in systems.items():
         table.add_row(
             name,
             *(f"{m[k]:.4f}" for k in ("hr@10", "ndcg@10", "precision@10", "coverage")),
             f"{m['cpu_ms_per_customer']:.2f}",
+            *(f"{m[part]['hr@10']:.4f}" for part in PARTS),
         )
     console.print(table)
     if out:
