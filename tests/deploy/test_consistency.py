@@ -417,3 +417,46 @@ def _recommender_command_envs(
     assert container["args"] == [command]
     assert container["image"] == serving["image"]
     return container_env(built["prod"], container), container_env(built["prod"], serving)
+
+
+def _selects(selector: Resource, labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels and In/NotIn/Exists expressions) picks `labels`."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for rule in selector.get("matchExpressions", []):
+        key, operator, values = rule["key"], rule["operator"], rule.get("values", [])
+        held = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not held:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_every_deployment_is_scraped(built: dict[str, list[Resource]], overlay: str) -> None:
+    """Prometheus reaches every Deployment's /metrics: through a ServiceMonitor's Service or a
+    PodMonitor, on a port the pod declares."""
+    resources = built[overlay]
+    services = list(of_kind(resources, "Service"))
+    for deployment in of_kind(resources, "Deployment"):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        ports = {p["name"] for c in pod_spec(deployment)["containers"] for p in c.get("ports", [])}
+        scraped = [
+            monitor["metadata"]["name"]
+            for monitor in of_kind(resources, "PodMonitor")
+            if _selects(monitor["spec"]["selector"], labels)
+            and all(e["port"] in ports for e in monitor["spec"]["podMetricsEndpoints"])
+        ]
+        for monitor in of_kind(resources, "ServiceMonitor"):
+            for service in services:
+                if (
+                    _selects(monitor["spec"]["selector"], service["metadata"].get("labels", {}))
+                    and _selects({"matchLabels": service["spec"].get("selector", {})}, labels)
+                    and service["spec"].get("selector")
+                ):
+                    scraped.append(monitor["metadata"]["name"])
+        assert scraped, f"{deployment['metadata']['name']}: no ServiceMonitor or PodMonitor"
