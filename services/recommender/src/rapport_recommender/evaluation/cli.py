@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -168,6 +169,7 @@ def score(
 ) -> dict[str, Any]:
     import numpy as np  # noqa: PLC0415 - the eval extra only
     from implicit.nearest_neighbours import CosineRecommender  # type: ignore[import-untyped]  # noqa: PLC0415
+    from implicit.utils import ParameterWarning  # type: ignore[import-untyped]  # noqa: PLC0415
     from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # noqa: PLC0415
 
     memory, truth, split = prepared.memory, prepared.truth, prepared.split
@@ -207,7 +209,11 @@ def score(
                 vals.append(float(d.units))
     matrix = csr_matrix((np.array(vals), (rows, cols)), shape=(len(users), len(catalogue)))
     knn = CosineRecommender()
-    knn.fit(matrix, show_progress=False)
+    with warnings.catch_warnings():
+        # CosineRecommender normalises the CSR matrix it is given into a COO one, then warns
+        # about converting its own matrix back (implicit 0.7): not ours to act on.
+        warnings.simplefilter("ignore", ParameterWarning)
+        knn.fit(matrix, show_progress=False)
 
     def item_states(subject: str) -> list[ItemState]:
         return [
