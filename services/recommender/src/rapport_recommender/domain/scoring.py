@@ -264,22 +264,25 @@ def _diversified(
     Similarity is what the customer's history items know of their neighbours (`anchors`):
     the same in the service, which reads the neighbours of those items only, and in the
     evaluation."""
-    closest = dict.fromkeys(pool, 0.0)  # highest similarity to an item picked so far
     left = list(pool)
+    values = [scores[sku] for sku in left]  # discounted by the closest pick so far
+    closest = [0.0] * len(left)  # highest similarity to an item picked so far
+    own = [anchors.get(sku) for sku in left]
     picked: list[tuple[str, float]] = []
     while left and len(picked) < limit:
-        values = [scores[sku] * max(0.0, 1.0 - diversity * closest[sku]) for sku in left]
         index = values.index(max(values))
-        sku = left.pop(index)
-        picked.append((sku, values[index]))
-        near = anchors.get(sku)
-        for other in left:
-            around = anchors.get(other)
+        sku, value, near = left.pop(index), values.pop(index), own.pop(index)
+        del closest[index]
+        picked.append((sku, value))
+        for i, other in enumerate(left):
+            around = own[i]
             similarity = max(
                 near.best.get(other, 0.0) if near is not None else 0.0,
                 around.best.get(sku, 0.0) if around is not None else 0.0,
             )
-            closest[other] = max(closest[other], similarity)
+            if similarity > closest[i]:
+                closest[i] = similarity
+                values[i] = scores[other] * max(0.0, 1.0 - diversity * similarity)
     return picked
 
 
