@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import asyncpg
@@ -252,19 +252,22 @@ def _customers_upsert(names: tuple[str, ...]) -> Any:
     )
 
 
+@cache
+def _newer_wins(table: Table, clock: str, names: tuple[str, ...]) -> Any:
+    """Upsert rows by the table's primary key, a row replacing the held one only when its
+    `clock` column is not older: late or replayed rows change nothing."""
+    stmt = _insert_rows(table, names)
+    key = table.primary_key.columns
+    return stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: stmt.excluded[name] for name in names if name not in key},
+        where=stmt.excluded[clock] >= table.c[clock],
+    )
+
+
 async def upsert_carts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
     """The latest cart wins (late or replayed older carts do not overwrite a newer one)."""
-    await _write_rows(conn, _carts_upsert, _sorted(rows, "subject"))
-
-
-@cache
-def _carts_upsert(names: tuple[str, ...]) -> Any:
-    stmt = _insert_rows(carts, names)
-    return stmt.on_conflict_do_update(
-        index_elements=[carts.c.subject],
-        set_={"skus": stmt.excluded.skus, "updated_at": stmt.excluded.updated_at},
-        where=stmt.excluded.updated_at >= carts.c.updated_at,
-    )
+    await _write_rows(conn, partial(_newer_wins, carts, "updated_at"), _sorted(rows, "subject"))
 
 
 async def upsert_complaints(conn: AsyncConnection, rows: Iterable[Row]) -> None:
@@ -285,17 +288,9 @@ def _complaints_upsert(names: tuple[str, ...]) -> Any:
 
 
 async def upsert_consents(conn: AsyncConnection, rows: Iterable[Row]) -> None:
-    await _write_rows(conn, _consents_upsert, _sorted(rows, "subject", "channel"))
-
-
-@cache
-def _consents_upsert(names: tuple[str, ...]) -> Any:
-    stmt = _insert_rows(consents, names)
-    return stmt.on_conflict_do_update(
-        index_elements=[consents.c.subject, consents.c.channel],
-        set_={"granted": stmt.excluded.granted, "at": stmt.excluded.at},
-        where=stmt.excluded.at >= consents.c.at,
-    )
+    """The latest change per channel wins, whatever the order they are folded in."""
+    newer = partial(_newer_wins, consents, "at")
+    await _write_rows(conn, newer, _sorted(rows, "subject", "channel"))
 
 
 async def insert_contacts(conn: AsyncConnection, rows: Iterable[Row]) -> None:
@@ -470,17 +465,7 @@ async def merge_profiles(
 
 async def upsert_cards(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     """Newer versions win; a redelivered or older change is a no-op. One row per profile."""
-    await _write_rows(conn, _cards_upsert, _sorted(rows, "profile_id"))
-
-
-@cache
-def _cards_upsert(names: tuple[str, ...]) -> Any:
-    stmt = _insert_rows(cards, names)
-    return stmt.on_conflict_do_update(
-        index_elements=[cards.c.profile_id],
-        set_={key: stmt.excluded[key] for key in names if key != "profile_id"},
-        where=stmt.excluded.version >= cards.c.version,
-    )
+    await _write_rows(conn, partial(_newer_wins, cards, "version"), _sorted(rows, "profile_id"))
 
 
 async def erase(
