@@ -147,6 +147,12 @@ def _item(line: dict[str, Any]) -> LeanItem:
     return LeanItem(_text(line["sku"]), _name(line.get("name")), quantity)
 
 
+def _retryable(error: BaseException) -> bool:
+    """A batch that failed on this is tried again (the database or the broker is away for a
+    while), not bisected down to a poison record: both consumers' rule."""
+    return is_transient(error) or isinstance(error, BrokerUnavailable)
+
+
 def build_consumer(
     settings: RecommenderSettings,
     db: Database,
@@ -179,7 +185,7 @@ def build_consumer(
         handler=handle,
         dead_letters=publisher,
         max_batch=settings.max_batch,
-        is_transient=lambda error: is_transient(error) or isinstance(error, BrokerUnavailable),
+        is_transient=_retryable,
     )
 
 
@@ -234,7 +240,7 @@ def build_express_consumer(
         handler=handle,
         dead_letters=publisher,
         max_batch=settings.max_batch,
-        is_transient=lambda error: is_transient(error) or isinstance(error, BrokerUnavailable),
+        is_transient=_retryable,
         # A new group starts at the beginning, not at the end: it passes over the history by
         # the records' headers and times, undecoded, and misses nothing sent while it joined.
         select=live_rule,
