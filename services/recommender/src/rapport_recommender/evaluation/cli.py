@@ -14,7 +14,7 @@ import json
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -269,7 +269,6 @@ def score(
             ranked = system(subject, excluded)
             tallies[name].cpu += time.process_time() - started
             tallies[name].add(ranked, truth[subject], part)
-    counts = Counter("returning" if c in memory.items else "newcomers" for c in customers)
     return {
         "split_date": split.date().isoformat(),
         "until": prepared.until.date().isoformat() if prepared.until else "end of data",
@@ -277,7 +276,7 @@ def score(
         "catalogue": len(catalogue),
         "events_before_split": prepared.events_before,
         "params": asdict(params),
-        "systems": {name: t.figures(counts, len(catalogue)) for name, t in tallies.items()},
+        "systems": {name: t.figures(len(catalogue)) for name, t in tallies.items()},
     }
 
 
@@ -292,18 +291,20 @@ class Tally:
     precise: float = 0.0
     cpu: float = 0.0
     shown: set[str] = field(default_factory=set)
-    parts: dict[str, list[float]] = field(default_factory=lambda: {p: [0.0, 0.0] for p in PARTS})
+    # part → [customers, hits, gains]
+    parts: dict[str, list[float]] = field(default_factory=lambda: {p: [0, 0.0, 0.0] for p in PARTS})
 
     def add(self, ranked: list[str], wanted: set[str], part: str) -> None:
         found, gain = hit(ranked, wanted, K), ndcg(ranked, wanted, K)
         self.hits, self.gains = self.hits + found, self.gains + gain
         self.precise += precision(ranked, wanted, K)
         self.shown.update(ranked)
-        self.parts[part][0] += found
-        self.parts[part][1] += gain
+        self.parts[part][0] += 1
+        self.parts[part][1] += found
+        self.parts[part][2] += gain
 
-    def figures(self, counts: Mapping[str, int], catalogue: int) -> dict[str, Any]:
-        n = sum(counts.values())
+    def figures(self, catalogue: int) -> dict[str, Any]:
+        n = sum(int(customers) for customers, _, _ in self.parts.values())
         return {
             "hr@10": round(self.hits / n, 4),
             "ndcg@10": round(self.gains / n, 4),
@@ -312,11 +313,11 @@ class Tally:
             "cpu_ms_per_customer": round(self.cpu / n * 1e3, 3),
             **{
                 part: {
-                    "customers": counts[part],
-                    "hr@10": round(found / max(1, counts[part]), 4),
-                    "ndcg@10": round(gain / max(1, counts[part]), 4),
+                    "customers": int(customers),
+                    "hr@10": round(found / max(1, customers), 4),
+                    "ndcg@10": round(gain / max(1, customers), 4),
                 }
-                for part, (found, gain) in self.parts.items()
+                for part, (customers, found, gain) in self.parts.items()
             },
         }
 
