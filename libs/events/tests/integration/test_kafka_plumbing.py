@@ -7,7 +7,8 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from rapport_events.codec import decode_event, encode_event, header
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import message_key
 from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
+from rapport_events.kafka import consumer as consumer_module
 from rapport_events.kafka.consumer import Delivered
 from rapport_events.settings import KafkaSettings
 from support.fixtures import own_topics
@@ -108,13 +110,20 @@ def loop_over(
     )
 
 
-async def run_until(loop: ConsumerLoop[Any], done: asyncio.Event, timeout: float = 20) -> None:
+@asynccontextmanager
+async def running(loop: ConsumerLoop[Any]) -> AsyncIterator[asyncio.Task[None]]:
+    """The loop running in the background while the block runs, then stopped."""
     task = asyncio.create_task(loop.run())
     try:
-        await asyncio.wait_for(done.wait(), timeout)
+        yield task
     finally:
         loop.stop()
         await asyncio.wait_for(task, 20)
+
+
+async def run_until(loop: ConsumerLoop[Any], done: asyncio.Event, timeout: float = 20) -> None:
+    async with running(loop):
+        await asyncio.wait_for(done.wait(), timeout)
 
 
 async def test_publish_is_acknowledged_and_keyed(settings: KafkaSettings) -> None:
@@ -352,11 +361,9 @@ async def test_a_member_that_loses_partitions_while_folding_goes_on(
 
     first = loop_over(settings, member("first"), publisher, group)
     second = loop_over(settings, member("second"), publisher, group)
-    first_task = asyncio.create_task(first.run())
-    try:
+    async with running(first) as first_task:
         await asyncio.wait_for(first_folding.wait(), 30)
-        second_task = asyncio.create_task(second.run())
-        try:
+        async with running(second):
             await asyncio.wait_for(newcomer_folded.wait(), 60)
             after = [page_view(n) for n in range(100, 140)]
             await publish(publisher, settings.topics.touchpoints, after)
@@ -368,9 +375,63 @@ async def test_a_member_that_loses_partitions_while_folding_goes_on(
                 await asyncio.sleep(0.1)
             assert not first_task.done()
             assert {e.event_id for e in after} & handled["first"], "the first member kept none"
-        finally:
-            second.stop()
-            await asyncio.wait_for(second_task, 20)
-    finally:
-        first.stop()
-        await asyncio.wait_for(first_task, 20)
+
+
+async def test_what_a_member_passed_over_is_committed_before_its_partitions_move(
+    settings: KafkaSettings, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An express lane passes over nearly every record and commits that only now and then. When
+    a second member joins, the first must commit what it passed over before the partitions
+    move: otherwise their new owner gets those records again, and a partition that comes back
+    later could be committed behind where the other member left it."""
+    monkeypatch.setattr(consumer_module, "PASS_OVER_COMMIT_SECONDS", 3600.0)
+    group = f"group-{uuid.uuid4().hex[:6]}"
+    topic = settings.topics.touchpoints
+    seen: dict[str, list[tuple[int, int]]] = {"first": [], "second": []}
+
+    def member(name: str) -> ConsumerLoop[TouchpointEvent]:
+        def select(record: Any) -> bool:
+            seen[name].append((record.partition, record.offset))
+            return False
+
+        async def handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+            raise AssertionError("nothing is selected")
+
+        return ConsumerLoop(
+            settings,
+            group_id=group,
+            topics=[topic],
+            decode=lambda _topic, value: decode_event(value),
+            handler=handler,
+            dead_letters=publisher,
+            select=select,
+        )
+
+    async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not await condition():
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.1)
+
+    async def first_poll_committed() -> bool:  # a first poll's offsets commit at once
+        return len(seen["first"]) == 40 and await committed(settings, group, topic) > 0
+
+    async def first_passed_over_all() -> bool:
+        return len(seen["first"]) == 80
+
+    first, second = member("first"), member("second")
+
+    async def second_assigned() -> bool:
+        return second._consumer is not None and bool(second._consumer.assignment())
+
+    async with running(first):
+        await publish(publisher, topic, [page_view(n) for n in range(40)])
+        await until(first_poll_committed, "the first member's first poll was committed")
+        await publish(publisher, topic, [page_view(n) for n in range(40, 80)])
+        await until(first_passed_over_all, "the first member passed over every record")
+        assert await committed(settings, group, topic) < 80  # some held, not committed yet
+        async with running(second):
+            await until(second_assigned, "the second member was given partitions")
+            assert await committed(settings, group, topic) == 80
+            await asyncio.sleep(1)  # the second member's first polls
+            assert seen["second"] == [], "the new owner got records passed over already"

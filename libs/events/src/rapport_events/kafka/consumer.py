@@ -12,7 +12,8 @@ at-least-once delivery into an exactly-once effect.
   record is found, and it goes to the dead-letter topic; the stream goes on.
 - `stop()` (wired to SIGTERM) lets the batch in hand finish and commit, then leaves the group.
 - A loop given `select` passes over the records it does not choose (by their headers or time,
-  without decoding them); their offsets commit with the batch.
+  without decoding them); their offsets commit with the batch, or at most a second later when
+  a poll held none it chose, and at the latest when the group takes their partitions away.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -138,7 +139,6 @@ class ConsumerLoop(Generic[T]):
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            *self._topics,
             **self._settings.client_options(),
             client_id=f"{self._settings.client_id}-{self._group_id}",
             group_id=self._group_id,
@@ -150,6 +150,7 @@ class ConsumerLoop(Generic[T]):
             fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
             max_partition_fetch_bytes=self._settings.max_partition_fetch_bytes,
         )
+        consumer.subscribe(self._topics, listener=_HandOver(self, consumer))
         await self._start_with_retry(consumer)
         self._consumer = consumer
         log.info("consumer_started", group=self._group_id, topics=self._topics)
@@ -224,10 +225,8 @@ class ConsumerLoop(Generic[T]):
             if not batch and not poisoned and time.monotonic() < self._commit_due:
                 # Only passed over (an express lane's usual poll): these offsets go with the
                 # next commit, at most PASS_OVER_COMMIT_SECONDS from now, instead of a commit
-                # per poll. After a crash the records are passed over again; after a rebalance
-                # in between, a partition that came back may be committed behind where another
-                # member left it, and its records come again (passed over, or ignored by the
-                # idempotent handler).
+                # per poll (or before the group takes the partitions away: _hand_over). After a
+                # crash the records are passed over again.
                 self._passed_over = offsets
                 return
             self._passed_over = {}
@@ -268,6 +267,23 @@ class ConsumerLoop(Generic[T]):
         self._positions.update(kept)
         self.handled += delivered
         RECORDS.labels(self._group_id, "handled").inc(handled)
+
+    async def _hand_over(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
+        """Before the group rebalances: commit what was only passed over on the partitions
+        going, while they are still ours, so that their next owner starts after it; and forget
+        it, so that no later commit (the partition may come back) moves a partition behind
+        where its next owner left it."""
+        held = {tp: offset for tp, offset in self._passed_over.items() if tp in revoked}
+        self._passed_over = {tp: o for tp, o in self._passed_over.items() if tp not in revoked}
+        for tp in revoked:
+            self._positions.pop(tp, None)  # measured again from the position if it comes back
+        if not held:
+            return
+        try:
+            await consumer.commit(held)
+        except (KafkaError, IllegalStateError) as error:
+            # Their next owner passes over them again: nothing is lost.
+            log.warning("hand_over_commit_failed", group=self._group_id, error=type(error).__name__)
 
     async def _settle_commit(self) -> None:
         """Wait for the commit in flight, if any."""
@@ -341,3 +357,17 @@ class ConsumerLoop(Generic[T]):
                 delay = min(delay * 2, 5)
         RECORDS.labels(self._group_id, "dead_lettered").inc(len(records))
         log.warning("dead_lettered", group=self._group_id, count=len(records))
+
+
+class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the loop when the group is about to take its partitions (aiokafka waits for it)."""
+
+    def __init__(self, loop: ConsumerLoop[Any], consumer: AIOKafkaConsumer) -> None:
+        self._loop = loop
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._loop._hand_over(self._consumer, set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
