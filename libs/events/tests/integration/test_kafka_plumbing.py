@@ -430,6 +430,7 @@ async def test_what_a_member_passed_over_is_committed_before_its_partitions_move
         await publish(publisher, topic, [page_view(n) for n in range(40, 80)])
         await until(first_passed_over_all, "the first member passed over every record")
         assert await committed(settings, group, topic) < 80  # some held, not committed yet
+        assert await first.lag() == 0  # yet what it passed over is done, not behind
         async with running(second):
             await until(second_assigned, "the second member was given partitions")
             assert await committed(settings, group, topic) == 80

@@ -131,7 +131,8 @@ class ConsumerLoop(Generic[T]):
             end = consumer.highwater(tp)
             if end is None:  # nothing fetched from this partition yet
                 continue
-            position = self._positions.get(tp)
+            # Passed over and held for the next commit counts as done: not behind.
+            position = self._passed_over.get(tp, self._positions.get(tp))
             if position is None:
                 position = await consumer.position(tp)
             total += max(0, end - position)
