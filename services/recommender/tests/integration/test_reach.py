@@ -44,3 +44,16 @@ async def test_popular_items_are_read_in_reach_order_once_it_is_worked_out(
     async with fresh_db.connection() as conn:
         columns = await conn.execute(text("SELECT * FROM popular_reach LIMIT 1"))
         assert set(columns.keys()) == {"sku", "reach", "refreshed_at"}  # counts, nobody's id
+
+
+async def test_items_that_reach_nobody_new_keep_their_halving_worth(fresh_db: Database) -> None:
+    """A small shop whose regular buys everything: one item reaches her, the others follow at
+    half the worth of the one before. Stored as whole numbers they were all 0, worth nothing
+    to a newcomer's offers, where the evaluation (in memory) kept all four."""
+    t = tag()
+    skus = [f"{t}-{name}" for name in ("A", "B", "C", "D")]
+    await fold(fresh_db, SETTINGS, [order(f"regular-{t}@example.com", *skus)], [])
+    due = SETTINGS.model_copy(update={"reach_refresh_seconds": 1e-6})
+    assert await refresh_reach(fresh_db, due) == 1
+    ours = [(sku, worth) for sku, worth in await overall(fresh_db) if sku in skus]
+    assert ours == list(zip(skus, [1.0, 0.5, 0.25, 0.125], strict=True))

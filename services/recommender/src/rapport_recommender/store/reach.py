@@ -27,7 +27,7 @@ _LAST = text("SELECT max(refreshed_at) FROM popular_reach")
 _CLEAR = text("DELETE FROM popular_reach")
 _INSERT = text(
     "INSERT INTO popular_reach (sku, reach, refreshed_at)"
-    " SELECT unnest(CAST(:skus AS text[])), unnest(CAST(:reach AS bigint[])), :at"
+    " SELECT unnest(CAST(:skus AS text[])), unnest(CAST(:reach AS float8[])), :at"
 )
 # One refresh at a time across replicas; the others find it fresh afterwards.
 _LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('rapport_recommender.popular_reach'))")
@@ -52,6 +52,4 @@ async def buyers_of_top(conn: AsyncConnection, popular: int) -> dict[str, list[i
 async def replace(conn: AsyncConnection, reach: Mapping[str, float], at: datetime) -> None:
     await conn.execute(_CLEAR)
     if reach:
-        await conn.execute(
-            _INSERT, {"skus": list(reach), "reach": [int(n) for n in reach.values()], "at": at}
-        )
+        await conn.execute(_INSERT, {"skus": list(reach), "reach": list(reach.values()), "at": at})

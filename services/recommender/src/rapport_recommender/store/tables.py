@@ -120,7 +120,7 @@ popular_reach = Table(
     "popular_reach",
     metadata,
     Column("sku", Text, primary_key=True),
-    Column("reach", BigInteger, nullable=False),
+    Column("reach", Float, nullable=False),  # customers newly reached, or a halving worth
     Column("refreshed_at", DateTime(timezone=True), nullable=False),
 )
 
