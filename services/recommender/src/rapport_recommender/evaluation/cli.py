@@ -282,12 +282,11 @@ def score(
 
 @dataclass
 class Tally:
-    """One system's sums over the customers; HR and NDCG apart for customers with a history
-    before the split and without one too (newcomers: every system can only offer them what is
-    popular); the CPU seconds spent ranking (implicit's: the reference)."""
+    """One system's sums over the customers. Hits and gains are summed per part, customers with
+    a history before the split and without one (newcomers: every system can only offer them
+    what is popular), and the totals from the parts; the CPU seconds spent ranking (implicit's:
+    the reference)."""
 
-    hits: float = 0.0
-    gains: float = 0.0
     precise: float = 0.0
     cpu: float = 0.0
     shown: set[str] = field(default_factory=set)
@@ -295,19 +294,17 @@ class Tally:
     parts: dict[str, list[float]] = field(default_factory=lambda: {p: [0, 0.0, 0.0] for p in PARTS})
 
     def add(self, ranked: list[str], wanted: set[str], part: str) -> None:
-        found, gain = hit(ranked, wanted, K), ndcg(ranked, wanted, K)
-        self.hits, self.gains = self.hits + found, self.gains + gain
         self.precise += precision(ranked, wanted, K)
         self.shown.update(ranked)
         self.parts[part][0] += 1
-        self.parts[part][1] += found
-        self.parts[part][2] += gain
+        self.parts[part][1] += hit(ranked, wanted, K)
+        self.parts[part][2] += ndcg(ranked, wanted, K)
 
     def figures(self, catalogue: int) -> dict[str, Any]:
-        n = sum(int(customers) for customers, _, _ in self.parts.values())
+        n, hits, gains = (sum(column) for column in zip(*self.parts.values(), strict=True))
         return {
-            "hr@10": round(self.hits / n, 4),
-            "ndcg@10": round(self.gains / n, 4),
+            "hr@10": round(hits / n, 4),
+            "ndcg@10": round(gains / n, 4),
             "precision@10": round(self.precise / n, 4),
             "coverage": round(len(self.shown) / catalogue, 4),
             "cpu_ms_per_customer": round(self.cpu / n * 1e3, 3),
