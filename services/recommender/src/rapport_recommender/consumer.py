@@ -194,13 +194,13 @@ def build_express_consumer(
     db: Database,
     publisher: Publisher,
     market: MarketReads,
-    ranked: Callable[[], None],
+    ranked: Callable[[Sequence[uuid.UUID]], None],
 ) -> ConsumerLoop[TouchpointEvent | None]:
     """The express lane's consumer: its own group over the touchpoints, taking only live
     complaints and consents (chosen by the record's `event-type` header and time, the rest
     passed over undecoded), folding them ahead of the stream with the same fold, ranking the
-    customers they mark at once in the same transaction (`ranked` is told: it sends the
-    offers that changed). The main
+    customers they mark at once in the same transaction (`ranked` is told who: it sends
+    their offers that changed). The main
     consumer meets them later and, deduping by event id, folds them no second time. What the
     ranking needs of the rest (the customer's purchases, the profile's identity links) the
     main consumer has folded.
@@ -229,8 +229,8 @@ def build_express_consumer(
 
     async def handle(batch: Sequence[Delivered[TouchpointEvent | None]]) -> None:
         events = [item.value for item in batch if item.value is not None]
-        if events and await fold_and_rank_at_once(db, settings, events, market):
-            ranked()  # their offers are sent beside the next fold, not before it
+        if events and (customers := await fold_and_rank_at_once(db, settings, events, market)):
+            ranked(customers)  # their offers are sent beside the next fold, not before it
 
     return ConsumerLoop(
         settings.kafka,

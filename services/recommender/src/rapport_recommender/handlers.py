@@ -520,10 +520,13 @@ async def forget_old_contacts(db: Database, now: datetime | None = None) -> None
         await queries.forget_contacts_before(conn, since)
 
 
-async def publish_changed_offers(db: Database, publisher: Publisher, topic: str) -> int:
-    """Send the queued best offers (after their transaction committed); mark them sent."""
+async def publish_changed_offers(
+    db: Database, publisher: Publisher, topic: str, among: Sequence[uuid.UUID] | None = None
+) -> int:
+    """Send the queued best offers (after their transaction committed), of `among` only if
+    given; mark them sent."""
     async with db.reader() as reader:
-        pending = await queries.unpublished(reader, 1000)
+        pending = await queries.unpublished(reader, 1000, among)
     if not pending:
         return 0
     # Compact, as every other message (the column's own text has spaces after each colon).

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,17 +39,44 @@ DUE_CHUNK = 500  # rankings made wrong by time alone, marked again per step
 
 class Outbox:
     """Sends the best offers that rankings queued. The re-rankers of a process share one, so
-    that two of them never send the same queued rows at once."""
+    that two of them never send everything queued at once.
+
+    A lane that ranks a few customers at once sends theirs alone (`send_only`, or `expect`
+    then `send_expected`): not behind the oldest thousand the ordinary rankings queued, nor
+    behind this process's send of them. Under load, a complaint's offer went out with a
+    thousand others, in the express process, in turn with the `work` process's sender."""
 
     def __init__(self, db: Database, publisher: Publisher, topic: str) -> None:
         self._db = db
         self._publisher = publisher
         self._topic = topic
         self._sending = asyncio.Lock()
+        self._expected: set[uuid.UUID] = set()
 
     async def send(self) -> int:
+        """Everything queued, oldest first (a thousand at most per call)."""
         async with self._sending:
             return await publish_changed_offers(self._db, self._publisher, self._topic)
+
+    async def send_only(self, profile_ids: Collection[uuid.UUID]) -> int:
+        """What is queued of these customers (what a lane just ranked)."""
+        if not profile_ids:
+            return 0
+        return await publish_changed_offers(
+            self._db, self._publisher, self._topic, sorted(profile_ids)
+        )
+
+    def expect(self, profile_ids: Collection[uuid.UUID]) -> None:
+        """A lane ranked these: `send_expected` sends theirs next."""
+        self._expected.update(profile_ids)
+
+    async def send_expected(self) -> int:
+        expected, self._expected = self._expected, set()
+        try:
+            return await self.send_only(expected)
+        except BaseException:
+            self._expected |= expected  # still queued in the database: the next call tries
+            raise
 
 
 async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
@@ -57,23 +84,23 @@ async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
     once: they are the at-once lane's (run beside this one wherever this one runs), which
     ranks them in chunks small enough to be quick; taken into a chunk of this lane under
     load, they waited seconds. Returns how many were claimed (0: none waiting)."""
-    return await _rerank(db, settings, at_once=False)
+    return len(await _rerank(db, settings, at_once=False))
 
 
 async def rerank_at_once(
     db: Database, settings: RecommenderSettings, market: MarketReads | None = None
-) -> int:
+) -> list[uuid.UUID]:
     """The lane for customers a complaint or a consent changed: ranked as soon as their fold
     commits, not behind a chunk of ordinary marks. For speed it does not wait for the pair
     merge and may use a `market` read a few seconds ago (the API's); so that the complete pass
     still comes, with every co-purchase folded before it, their marks stay, as ordinary ones.
-    Returns how many were claimed."""
+    Returns the customers claimed."""
     return await _rerank(db, settings, at_once=True, market=market)
 
 
 async def _rerank(
     db: Database, settings: RecommenderSettings, *, at_once: bool, market: MarketReads | None = None
-) -> int:
+) -> list[uuid.UUID]:
     token = uuid.uuid4()
     lease = timedelta(seconds=settings.rerank_lease_seconds)
     async with db.transaction() as conn:
@@ -87,7 +114,7 @@ async def _rerank(
                 conn, token, settings.rerank_chunk, lease, below=Priority.AT_ONCE
             )
     if not claimed:
-        return 0
+        return []
     now = now_utc()
     async with db.connection() as conn:
         ranking = await rank_customers(conn, settings, claimed, now, market=market)
@@ -100,7 +127,7 @@ async def _rerank(
         # must stay in the lane, or wait behind every ordinary mark.
         async with db.transaction() as conn:
             await stale.keep_priority(conn, unsettled, Priority.AT_ONCE)
-    return len(claimed)
+    return list(claimed)
 
 
 async def fold_and_rank_at_once(
@@ -108,9 +135,9 @@ async def fold_and_rank_at_once(
     settings: RecommenderSettings,
     events: Sequence[TouchpointEvent],
     market: MarketReads,
-) -> int:
+) -> list[uuid.UUID]:
     """The express lane's unit of work: live complaints and consents folded, and the customers
-    they marked at once ranked, in one transaction; returns how many were ranked.
+    they marked at once ranked, in one transaction; returns those customers.
 
     Not a fold, a claim and a settle of their own: on a busy host each transaction is round
     trips that wait for the CPU, and they were most of a complaint's way to its offer. Until
@@ -122,12 +149,12 @@ async def fold_and_rank_at_once(
         folded = await fold_into(conn, settings, events, [])
         profile_ids = sorted(folded.at_once)
         if not profile_ids:
-            return 0
+            return []
         now = now_utc()
         ranking = await rank_customers(conn, settings, profile_ids, now, market=market)
         await stale.in_turn(conn, profile_ids)
         await _save_rankings(conn, ranking, profile_ids, now)
-    return len(profile_ids)
+    return profile_ids
 
 
 async def _save_rankings(
@@ -159,11 +186,10 @@ async def rerank_and_publish(db: Database, settings: RecommenderSettings, outbox
 async def rerank_at_once_and_publish(
     db: Database, settings: RecommenderSettings, outbox: Outbox, market: MarketReads
 ) -> int:
-    """One step of the at-once lane: a chunk of its customers ranked, the outbox sent."""
+    """One step of the at-once lane: a chunk of its customers ranked, and their offers sent."""
     claimed = await rerank_at_once(db, settings, market)
-    if claimed:
-        await outbox.send()
-    return claimed
+    await outbox.send_only(claimed)
+    return len(claimed)
 
 
 async def merge_pending_pairs(db: Database, settings: RecommenderSettings) -> int:

@@ -94,7 +94,7 @@ SETTINGS = RecommenderSettings(abandoned_cart_minutes=0)
 async def drain(db: Database, settings: RecommenderSettings = SETTINGS) -> None:
     """What the re-rankers do beside the service: every customer a fold marked ranked (those
     marked at once by their lane first, then in turn)."""
-    while await rerank_at_once(db, settings) + await rerank_stale(db, settings):
+    while len(await rerank_at_once(db, settings)) + await rerank_stale(db, settings):
         pass
 
 

@@ -32,7 +32,7 @@ from rapport_recommender.rerank import (
     rerank_at_once,
     rerank_stale,
 )
-from rapport_recommender.store import stale
+from rapport_recommender.store import queries, stale
 from rapport_recommender.store.reads import MarketReads
 from services.recommender.tests.integration.test_offers_rules import (
     NOW,
@@ -162,10 +162,10 @@ async def test_a_complaint_has_a_lane_of_its_own_and_still_gets_the_full_pass(
     assert folded.at_once == {caller}
     assert await rerank_stale(fresh_db, SETTINGS) == 1  # the purchase only
     assert await marks(fresh_db, buyer, caller) == {caller: None}
-    assert await rerank_at_once(fresh_db, SETTINGS) == 1
+    assert await rerank_at_once(fresh_db, SETTINGS) == [caller]
     assert (await best(fresh_db, caller) or {})["offer"]["kind"] == "service_recovery"
     assert await marks(fresh_db, buyer, caller) == {caller: None}  # left for the full pass
-    assert await rerank_at_once(fresh_db, SETTINGS) == 0
+    assert await rerank_at_once(fresh_db, SETTINGS) == []
     assert await rerank_stale(fresh_db, SETTINGS) == 1
     assert await marks(fresh_db, buyer, caller) == {}
 
@@ -335,7 +335,7 @@ async def test_the_express_lane_ranks_in_its_fold_and_voids_an_older_claim(
         email, "complaint_logged", {"case_id": "c-9"}, channel="call_center", at=now_utc()
     )
     ranked = await fold_and_rank_at_once(fresh_db, SETTINGS, [complaint], MarketReads())
-    assert ranked == 1
+    assert ranked == [pid]
     assert (await best(fresh_db, pid) or {})["offer"]["kind"] == "service_recovery"
     assert await marks(fresh_db, pid) == {pid: None}  # unclaimed, left for the full pass
     async with fresh_db.transaction() as conn:
@@ -344,4 +344,82 @@ async def test_the_express_lane_ranks_in_its_fold_and_voids_an_older_claim(
     assert (await fold(fresh_db, SETTINGS, [complaint], [])).new == 0
     # An event that marks no one at once is folded and ranks no one.
     view = event(email, "page_viewed", {"url": "/"}, at=now_utc())
-    assert await fold_and_rank_at_once(fresh_db, SETTINGS, [view], MarketReads()) == 0
+    assert await fold_and_rank_at_once(fresh_db, SETTINGS, [view], MarketReads()) == []
+
+
+async def published_to(listener: AIOKafkaConsumer, seconds: float) -> set[str]:
+    """The profile ids of the offers that reach the topic within `seconds`."""
+    found: set[str] = set()
+    until = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < until:
+        for records in (await listener.getmany(timeout_ms=200)).values():
+            found.update(decode_json(record.value)["profile_id"] for record in records)
+    return found
+
+
+async def test_a_lane_sends_the_offers_of_its_own_customers_only(
+    fresh_db: Database,
+    kafka_settings: KafkaSettings,
+    publisher: Publisher,
+    offers_topic: AIOKafkaConsumer,
+) -> None:
+    """What a lane ranked at once goes out alone: not with (nor behind) every offer the
+    ordinary rankings queued, which stay queued for their own sender."""
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    (_, mine), (_, theirs) = await bought_lamp(fresh_db, t), await bought_lamp(fresh_db, t)
+    await drain(fresh_db)  # both best offers queued
+    outbox = Outbox(fresh_db, publisher, kafka_settings.topics.offers)
+    outbox.expect([mine])
+    assert await outbox.send_expected() == 1
+    assert await outbox.send_expected() == 0  # sent once
+    assert {str(mine), str(theirs)} & await published_to(offers_topic, 2) == {str(mine)}
+    assert (await best(fresh_db, mine) or {})["published"] is True
+    assert (await best(fresh_db, theirs) or {})["published"] is False
+    assert await outbox.send() >= 1  # everything queued, the ordinary way
+    assert str(theirs) in await published_to(offers_topic, 5)
+    assert (await best(fresh_db, theirs) or {})["published"] is True
+
+
+async def queued_at(db: Database, pid: uuid.UUID) -> Any:
+    async with db.connection() as conn:
+        query = text("SELECT updated_at FROM best_offers WHERE profile_id = :p")
+        return await conn.scalar(query, {"p": pid})
+
+
+async def test_marking_an_offer_sent_never_waits_for_another_transaction(
+    fresh_db: Database,
+) -> None:
+    """A row another transaction holds (a ranking writing a newer offer, another sender) is
+    left to it: the mark does not wait, and marks the rest."""
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    (_, held), (_, free) = await bought_lamp(fresh_db, t), await bought_lamp(fresh_db, t)
+    await drain(fresh_db)
+    sent = {pid: await queued_at(fresh_db, pid) for pid in (held, free)}
+    async with fresh_db.transaction() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM best_offers WHERE profile_id = :p FOR UPDATE"), {"p": held}
+        )
+        async with fresh_db.transaction() as conn:
+            await asyncio.wait_for(queries.mark_published(conn, sent), 10)
+    assert (await best(fresh_db, held) or {})["published"] is False  # sent again later
+    assert (await best(fresh_db, free) or {})["published"] is True
+
+
+async def test_an_older_offer_sent_after_a_newer_one_queues_the_newer_again(
+    fresh_db: Database,
+) -> None:
+    """Two senders each read before the other marked: the older offer may reach the topic
+    last. The current one is queued again, so the topic ends with it."""
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    _, pid = await bought_lamp(fresh_db, t)
+    await drain(fresh_db)
+    current = await queued_at(fresh_db, pid)
+    async with fresh_db.transaction() as conn:
+        await queries.mark_published(conn, {pid: current})
+    assert (await best(fresh_db, pid) or {})["published"] is True
+    async with fresh_db.transaction() as conn:  # a sender that read an earlier version
+        await queries.mark_published(conn, {pid: current - timedelta(seconds=1)})
+    assert (await best(fresh_db, pid) or {})["published"] is False

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -56,7 +57,12 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     # Not woken by folds: the reach order is redone on its own schedule.
     reach = Worker("reach", lambda: refresh_reach(db, settings), settings.reach_refresh_seconds)
     # The express lane ranks in its fold's transaction; this sends what it queued.
-    sender = Worker("send", outbox.send, settings.rerank_poll_seconds)
+    sender = Worker("send", outbox.send_expected, settings.rerank_poll_seconds)
+
+    def express_ranked(customers: Sequence[uuid.UUID]) -> None:
+        outbox.expect(customers)
+        sender.wake()
+
     lanes = {
         rerank: settings.ordinary_lane_enabled,
         reach: settings.ordinary_lane_enabled,
@@ -72,7 +78,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
 
     consumer: ConsumerLoop[Any] | None = None
     if settings.consumer_enabled and settings.express:
-        consumer = build_express_consumer(settings, db, publisher, market, sender.wake)
+        consumer = build_express_consumer(settings, db, publisher, market, express_ranked)
     elif settings.consumer_enabled:
         consumer = build_consumer(settings, db, publisher, folded)
 

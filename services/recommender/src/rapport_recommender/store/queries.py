@@ -688,25 +688,44 @@ UNPUBLISHED = """
 SELECT profile_id, offer::text AS offer, updated_at FROM best_offers
 WHERE NOT published ORDER BY updated_at LIMIT $1
 """
+UNPUBLISHED_AMONG = """
+SELECT profile_id, offer::text AS offer, updated_at FROM best_offers
+WHERE NOT published AND profile_id = ANY($2::uuid[]) ORDER BY updated_at LIMIT $1
+"""
 
 
-async def unpublished(reader: asyncpg.Connection, limit: int) -> list[Row]:
-    """The queued best offers, oldest first, each `offer` as its JSON text. On a bare reader
-    connection (`Database.reader`): one round trip, not a transaction's three, on the way of
-    every changed offer to the topic."""
-    return [dict(row) for row in await reader.fetch(UNPUBLISHED, limit)]
+async def unpublished(
+    reader: asyncpg.Connection, limit: int, among: Sequence[uuid.UUID] | None = None
+) -> list[Row]:
+    """The queued best offers, oldest first (of `among` only, if given), each `offer` as its
+    JSON text. On a bare reader connection (`Database.reader`): one round trip, not a
+    transaction's three, on the way of every changed offer to the topic."""
+    if among is None:
+        return [dict(row) for row in await reader.fetch(UNPUBLISHED, limit)]
+    return [dict(row) for row in await reader.fetch(UNPUBLISHED_AMONG, limit, list(among))]
 
 
 async def mark_published(conn: AsyncConnection, sent: Mapping[uuid.UUID, datetime]) -> None:
-    """Only what has not changed again since it was read (a newer one still waits to go)."""
+    """Mark what was sent, if it has not changed again since it was read (a newer one still
+    waits to go), and not what another transaction holds: a ranking writing a newer offer
+    queues it again, and another sender marks it itself. Waiting for either held a
+    complaint's send behind a thousand-row mark of the ordinary lane's; left unmarked by a
+    holder that then rolls back, a row is sent once more (offers go out at least once).
+
+    Where a newer offer is already marked sent, this older one may have reached the topic
+    after it (two senders, each reading before the other's mark): the newer one is queued
+    again, so that the customer's last offer on the topic is their current one, never a sales
+    offer sent after the apology that replaced it."""
     if not sent:
         return
     ids, times = zip(*sorted(sent.items()), strict=True)
-    await conn.execute(_MARK_PUBLISHED, {"ids": list(ids), "times": list(times)})
+    values = {"ids": list(ids), "times": list(times)}
+    await conn.execute(_REQUEUE_NEWER, values)  # first: the marks below never wait
+    await conn.execute(_MARK_PUBLISHED, values)
 
 
-def _mark_published() -> Any:
-    was = select(
+def _sent() -> Any:
+    return select(
         func.unnest(bindparam("ids", type_=ARRAY(best_offers.c.profile_id.type))).label(
             "profile_id"
         ),
@@ -714,17 +733,42 @@ def _mark_published() -> Any:
             "updated_at"
         ),
     ).subquery("was")
+
+
+def _mark_published() -> Any:
+    was = _sent()
+    free = (
+        select(best_offers.c.profile_id)
+        .join(
+            was,
+            (best_offers.c.profile_id == was.c.profile_id)
+            & (best_offers.c.updated_at == was.c.updated_at),
+        )
+        .order_by(best_offers.c.profile_id)
+        .with_for_update(of=best_offers, skip_locked=True)
+    )
     return (
         update(best_offers)
-        .where(
-            best_offers.c.profile_id == was.c.profile_id,
-            best_offers.c.updated_at == was.c.updated_at,
-        )
+        .where(best_offers.c.profile_id.in_(free.scalar_subquery()))
         .values(published=True)
     )
 
 
+def _requeue_newer() -> Any:
+    was = _sent()
+    return (
+        update(best_offers)
+        .where(
+            best_offers.c.profile_id == was.c.profile_id,
+            best_offers.c.updated_at != was.c.updated_at,
+            best_offers.c.published,
+        )
+        .values(published=False)
+    )
+
+
 _MARK_PUBLISHED = _mark_published()
+_REQUEUE_NEWER = _requeue_newer()
 
 
 async def forget_contacts_before(conn: AsyncConnection, before: datetime) -> None:
