@@ -35,6 +35,7 @@ from rapport_recommender.domain.customer import (
     open_complaints,
 )
 from rapport_recommender.domain.facts import (
+    RULE_TYPES,
     Priority,
     Touch,
     Touchpoint,
@@ -77,9 +78,24 @@ async def fold_into(
     settings: RecommenderSettings,
     events: Sequence[TouchpointEvent | Touchpoint],
     changes: Sequence[ProfileChange],
+    *,
+    ahead: bool = False,
 ) -> Folded:
-    """`fold` in a transaction the caller holds (the express lane ranks in it too)."""
+    """`fold` in a transaction the caller holds (the express lane ranks in it too; `ahead`:
+    the express lane's fold of live complaints and consents, ahead of the stream).
+
+    Both consumers meet each complaint and consent, and one folds it at a time. The stream's
+    fold waits for the express lane's short transaction; the express lane leaves an event to
+    the stream's fold that holds it, which marks its customer at once just the same. Under
+    load the express lane waited for that fold's whole batch to commit, only to find the
+    event folded."""
     touchpoints = [touchpoint_of(event) for event in events]
+    if rules := [t.event_id for t in touchpoints if t.type in RULE_TYPES]:
+        if ahead:
+            mine = await queries.try_hold_events(conn, rules)
+            touchpoints = [t for t in touchpoints if t.type not in RULE_TYPES or t.event_id in mine]
+        else:
+            await queries.hold_events(conn, rules)
     new = await queries.new_event_ids(conn, [t.event_id for t in touchpoints])
     fresh = [t for t in touchpoints if t.event_id in new]
     dead = await queries.tombstoned(conn, (t.subject for t in fresh))

@@ -146,7 +146,7 @@ async def fold_and_rank_at_once(
     claim gone when it settles, and writes nothing. They stay as ordinary marks for the
     complete pass, as the at-once lane leaves them."""
     async with db.transaction() as conn:
-        folded = await fold_into(conn, settings, events, [])
+        folded = await fold_into(conn, settings, events, [], ahead=True)
         profile_ids = sorted(folded.at_once)
         if not profile_ids:
             return []

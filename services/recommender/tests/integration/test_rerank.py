@@ -24,7 +24,7 @@ from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
 from rapport_recommender.background import Worker, working
 from rapport_recommender.domain.facts import Priority
-from rapport_recommender.handlers import fold
+from rapport_recommender.handlers import fold, fold_into
 from rapport_recommender.rerank import (
     Outbox,
     fold_and_rank_at_once,
@@ -423,3 +423,27 @@ async def test_an_older_offer_sent_after_a_newer_one_queues_the_newer_again(
     async with fresh_db.transaction() as conn:  # a sender that read an earlier version
         await queries.mark_published(conn, {pid: current - timedelta(seconds=1)})
     assert (await best(fresh_db, pid) or {})["published"] is False
+
+
+async def test_the_express_lane_leaves_a_complaint_the_streams_fold_holds(
+    fresh_db: Database,
+) -> None:
+    """Both consumers meet a complaint. When the stream's fold has it in a batch not yet
+    committed, the express lane does not wait for that batch: it leaves the complaint to it,
+    and the stream's fold marks the customer at once."""
+    t = tag()
+    await seed_pairs(fresh_db, t)
+    await drain(fresh_db)
+    email, pid = await bought_lamp(fresh_db, t)
+    complaint = event(
+        email, "complaint_logged", {"case_id": "c-7"}, channel="call_center", at=now_utc()
+    )
+    async with fresh_db.transaction() as conn:  # the stream's fold, its batch not committed
+        folded = await fold_into(conn, SETTINGS, [complaint], [])
+        ranked = await asyncio.wait_for(
+            fold_and_rank_at_once(fresh_db, SETTINGS, [complaint], MarketReads()), 10
+        )
+        assert ranked == []
+    assert folded.at_once == {pid}
+    assert len(await rerank_at_once(fresh_db, SETTINGS)) == 1
+    assert (await best(fresh_db, pid) or {})["offer"]["kind"] == "service_recovery"

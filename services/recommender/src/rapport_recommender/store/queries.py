@@ -120,6 +120,34 @@ async def _write_rows(
         await conn.execute(statement_for(tuple(rows[0])), _rows(rows))
 
 
+def _event_key(event_id: uuid.UUID) -> int:
+    """An event's advisory lock key: the first 8 bytes of its id (a collision only makes two
+    events wait for each other, or one left to the other lane)."""
+    return int.from_bytes(event_id.bytes[:8], "big", signed=True)
+
+
+_HOLD_EVENTS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+_TRY_HOLD_EVENTS = text(
+    "SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k WHERE pg_try_advisory_xact_lock(k)"
+)
+
+
+async def hold_events(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> None:
+    """Hold these events for this transaction, waiting for another that holds one (in key
+    order: two folds holding some of the same cannot deadlock)."""
+    keys = sorted({_event_key(e) for e in event_ids})
+    await conn.execute(_HOLD_EVENTS, {"keys": keys})
+
+
+async def try_hold_events(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Hold for this transaction those of these events no other transaction holds, without
+    waiting; return them."""
+    keys = {e: _event_key(e) for e in event_ids}
+    result = await conn.execute(_TRY_HOLD_EVENTS, {"keys": sorted(set(keys.values()))})
+    held = set(result.scalars())
+    return {e for e, key in keys.items() if key in held}
+
+
 _NEW_EVENT_IDS = (
     _insert_rows(processed_events, ("event_id",))
     .on_conflict_do_nothing()
