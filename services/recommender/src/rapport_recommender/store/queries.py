@@ -748,7 +748,9 @@ async def mark_published(conn: AsyncConnection, sent: Mapping[uuid.UUID, datetim
         return
     ids, times = zip(*sorted(sent.items()), strict=True)
     values = {"ids": list(ids), "times": list(times)}
-    await conn.execute(_REQUEUE_NEWER, values)  # first: the marks below never wait
+    # The requeue may wait for a holder (rarely: a newer offer marked sent); first, so that
+    # it never waits holding rows this transaction has marked.
+    await conn.execute(_REQUEUE_NEWER, values)
     await conn.execute(_MARK_PUBLISHED, values)
 
 
