@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -11,6 +11,7 @@ from rapport_events.codec import decode_event
 from rapport_events.db import Database, is_transient
 from rapport_events.envelope import TouchpointEvent
 from rapport_events.kafka.consumer import ConsumerLoop, Delivered
+from rapport_events.kafka.lag import GroupLag
 from rapport_events.kafka.producer import Publisher
 from rapport_events.observability import get_logger
 from rapport_events.service import stop_failed_process
@@ -20,15 +21,24 @@ log = get_logger(__name__)
 
 
 @asynccontextmanager
-async def connected(publisher: Publisher) -> AsyncIterator[None]:
-    """Keep connecting the publisher in the background; flush and close it on the way out."""
-    connecting = asyncio.create_task(publisher.connect())
+async def _beside(work: Coroutine[Any, Any, object]) -> AsyncIterator[None]:
+    """Run `work` in the background while the block runs; cancel it on the way out."""
+    task = asyncio.create_task(work)
     try:
         yield
     finally:
-        connecting.cancel()
+        task.cancel()
         with suppress(asyncio.CancelledError):
-            await connecting
+            await task
+
+
+@asynccontextmanager
+async def connected(publisher: Publisher) -> AsyncIterator[None]:
+    """Keep connecting the publisher in the background; flush and close it on the way out."""
+    try:
+        async with _beside(publisher.connect()):
+            yield
+    finally:
         await publisher.stop()
 
 
@@ -51,6 +61,16 @@ def _reads_opened(opening: asyncio.Task[object]) -> None:
     if not opening.cancelled() and (error := opening.exception()) is not None:
         # Retrieved here, so asyncio does not report it as never retrieved.
         log.warning("read_pool_not_opened", error=type(error).__name__)
+
+
+@asynccontextmanager
+async def watching(lag: GroupLag | None) -> AsyncIterator[None]:
+    """Keep measuring a consumer group's lag in the background (`GroupLag.behind`)."""
+    if lag is None:
+        yield
+        return
+    async with _beside(lag.watch()):
+        yield
 
 
 @asynccontextmanager

@@ -19,13 +19,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rapport_events.codec import decode_event, encode_event, header
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import message_key
-from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, Publisher
+from rapport_events.kafka import BrokerUnavailable, ConsumerLoop, GroupLag, Publisher
 from rapport_events.kafka import consumer as consumer_module
 from rapport_events.kafka.consumer import Delivered
+from rapport_events.runtime import watching
 from rapport_events.settings import KafkaSettings
 from support.fixtures import own_topics
 from support.infra import Endpoints
-from support.servers import free_port
+from support.servers import eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -436,3 +437,45 @@ async def test_what_a_member_passed_over_is_committed_before_its_partitions_move
             assert await committed(settings, group, topic) == 80
             await asyncio.sleep(1)  # the second member's first polls
             assert seen["second"] == [], "the new owner got records passed over already"
+
+
+async def test_a_groups_lag_is_measured_from_outside_it(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    """Records between the group's committed offsets and the end of each partition; a
+    partition it never committed counts as not behind."""
+    topic = settings.topics.touchpoints
+    await publish(publisher, topic, [page_view(n) for n in range(60)])
+    group = f"group-{uuid.uuid4().hex[:6]}"
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        committed, never = partitions[:-1], partitions[-1]
+        # Each committed partition is two records short of its end (or at its start).
+        await consumer.commit({tp: max(0, ends[tp] - 2) for tp in committed})
+    finally:
+        await consumer.stop()
+    expected = sum(min(2, ends[tp]) for tp in committed)
+    assert ends[never] > 0, "the uncommitted partition should hold records to not count"
+
+    lag = GroupLag(settings, group, [topic], every_seconds=0.05)
+
+    async def measured() -> int | None:
+        return lag.behind or None
+
+    async with watching(lag):
+        assert await eventually(measured) == expected
+
+
+async def test_a_groups_lag_is_zero_while_the_broker_cannot_say() -> None:
+    dead = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=1000)
+    lag = GroupLag(dead, "anyone", ["anything"], every_seconds=0.05)
+    lag.behind = 7  # as if measured before the broker went away
+    async with watching(lag):
+        await asyncio.sleep(1.5)
+    assert lag.behind == 0
