@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import select
 
 from rapport_events.changes import Identified, encode_change
@@ -256,3 +256,54 @@ async def test_express_lane_folds_a_live_complaint_ahead_of_the_stream(
 
 async def _nonempty(found: Awaitable[set[uuid.UUID]]) -> set[uuid.UUID] | None:
     return (await found) or None
+
+
+async def test_a_work_process_gives_way_while_the_serving_fold_catches_up(
+    kafka: KafkaSettings, sender: Publisher, db_url: str, keys: ApiKeys
+) -> None:
+    """`work` folds nothing itself: its ordinary re-ranking takes `catch_up_share` of the time
+    while the serving processes' group is more than `catch_up_lag` records behind, and the
+    whole time once that group has caught up."""
+    t = uuid.uuid4().hex[:6]
+    work = settings_for(kafka, db_url, keys, catch_up_lag=5, catch_up_share=0.25)
+    work = work.model_copy(
+        update={"consumer_group": f"{work.consumer_group}-{t}", "consumer_enabled": False}
+    )
+    partitions = [TopicPartition(kafka.topics.touchpoints, p) for p in range(kafka.partitions)]
+    start = await end_offsets(kafka, partitions)
+    await send(sender, kafka, *(order(f"backlog-{t}-{n}@example.com", f"{t}-A") for n in range(20)))
+    end = await end_offsets(kafka, partitions)
+    await commit_offsets(kafka, work.consumer_group, start)  # the serving fold, 20 behind
+
+    app = build_app(work)
+    [rerank] = [worker for worker in app.state.workers if worker.name == "rerank"]
+
+    async def share_is(wanted: float) -> bool | None:
+        return True if rerank.share == wanted else None
+
+    async with running(app):
+        await eventually(lambda: share_is(0.25))
+        await commit_offsets(kafka, work.consumer_group, end)  # the fold has caught up
+        await eventually(lambda: share_is(1.0))
+
+
+async def end_offsets(kafka: KafkaSettings, partitions: list[TopicPartition]) -> dict[Any, int]:
+    reader = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers)
+    await reader.start()
+    try:
+        return dict(await reader.end_offsets(partitions))
+    finally:
+        await reader.stop()
+
+
+async def commit_offsets(kafka: KafkaSettings, group: str, offsets: dict[Any, int]) -> None:
+    """Commit as a member of `group` that folded up to `offsets` would."""
+    member = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await member.start()
+    try:
+        member.assign(list(offsets))
+        await member.commit(offsets)
+    finally:
+        await member.stop()

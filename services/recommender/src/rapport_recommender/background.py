@@ -42,6 +42,11 @@ class Worker:
         self._woken = asyncio.Event()
         self._stopping = asyncio.Event()
 
+    @property
+    def share(self) -> float:
+        """The share of the time it may take now: below 1 it rests between steps."""
+        return self._share()
+
     def wake(self) -> None:
         """A fold has committed: there may be work."""
         self._woken.set()
@@ -68,7 +73,7 @@ class Worker:
             DONE.labels(self.name).inc(done)
             if not done:
                 await self._pause(self._poll_seconds)
-            elif (share := self._share()) < 1:
+            elif (share := self.share) < 1:
                 # Rest so that the steps take `share` of the time; a wake does not cut it short.
                 await self._rest((time.monotonic() - began) * (1 / share - 1))
 
@@ -80,7 +85,7 @@ class Worker:
         """Rest, looking again every REST_CHECK_SECONDS: once the worker has the whole time
         back (the fold caught up), the rest ends."""
         until = time.monotonic() + seconds
-        while (left := until - time.monotonic()) > 0 and self._share() < 1:
+        while (left := until - time.monotonic()) > 0 and self.share < 1:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), min(left, REST_CHECK_SECONDS))
             if self._stopping.is_set():

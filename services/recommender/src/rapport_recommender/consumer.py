@@ -153,6 +153,11 @@ def _retryable(error: BaseException) -> bool:
     return is_transient(error) or isinstance(error, BrokerUnavailable)
 
 
+def fold_topics(settings: RecommenderSettings) -> list[str]:
+    """What the stream's fold consumes (in the group `settings.consumer_group`)."""
+    return [settings.kafka.topics.touchpoints, settings.kafka.topics.profile_changes]
+
+
 def build_consumer(
     settings: RecommenderSettings,
     db: Database,
@@ -180,7 +185,7 @@ def build_consumer(
     return ConsumerLoop(
         settings.kafka,
         group_id=settings.consumer_group,
-        topics=[topics.touchpoints, topics.profile_changes],
+        topics=fold_topics(settings),
         decode=decode,
         handler=handle,
         dead_letters=publisher,

@@ -72,9 +72,11 @@ class RecommenderSettings(ServiceSettings):
     catch_up_lag: int = Field(
         20_000,
         ge=0,
-        description="records this process's consumer is behind the end of the log beyond "
-        "which it is catching up (a backlog, a replay): the ordinary re-ranking then gives "
-        "way to the fold (see catch_up_share); at a steady 1,000 ev/s it is a few hundred",
+        description="records the fold is behind the end of the log beyond which it is "
+        "catching up (a backlog, a replay): the ordinary re-ranking then gives way to it (see "
+        "catch_up_share). The fold is this process's consumer; in a process without one "
+        "(`work`), the serving processes' group, by its committed offsets. At a steady 1,000 "
+        "ev/s it is a few hundred",
     )
     catch_up_share: float = Field(
         0.1,

@@ -11,13 +11,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from rapport_events.db import Database
-from rapport_events.kafka import ConsumerLoop, Publisher
-from rapport_events.runtime import connected, consuming, reading
+from rapport_events.kafka import ConsumerLoop, GroupLag, Publisher
+from rapport_events.runtime import connected, consuming, reading, watching
 from rapport_events.service import create_app
 from rapport_recommender.api import offers
 from rapport_recommender.api.hot import install_hot_offers
 from rapport_recommender.background import Worker, working
-from rapport_recommender.consumer import build_consumer, build_express_consumer
+from rapport_recommender.consumer import build_consumer, build_express_consumer, fold_topics
 from rapport_recommender.handlers import Folded
 from rapport_recommender.rerank import (
     Outbox,
@@ -40,8 +40,11 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     market = MarketReads(settings.market_cache_seconds)  # the API's, and the at-once lane's
 
     def rerank_share() -> float:
-        catching_up = consumer is not None and consumer.behind > settings.catch_up_lag
-        return settings.catch_up_share if catching_up else 1.0
+        if consumer is not None:  # the fold is this process's own
+            behind = consumer.behind
+        else:
+            behind = fold_lag.behind if fold_lag is not None else 0
+        return settings.catch_up_share if behind > settings.catch_up_lag else 1.0
 
     rerank = Worker(
         "rerank",
@@ -81,11 +84,24 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         consumer = build_express_consumer(settings, db, publisher, market, express_ranked)
     elif settings.consumer_enabled:
         consumer = build_consumer(settings, db, publisher, folded)
+    # A process that re-ranks beside no fold of its own (`work`) gives way to the serving
+    # processes' fold by the lag of their consumer group.
+    fold_lag = (
+        GroupLag(settings.kafka, settings.consumer_group, fold_topics(settings))
+        if consumer is None and rerank in workers
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Stopped in reverse: the consumer's last batch first, then the work it woke.
-        async with reading(db), connected(publisher), working(workers), consuming(consumer):
+        async with (
+            reading(db),
+            connected(publisher),
+            watching(fold_lag),
+            working(workers),
+            consuming(consumer),
+        ):
             # What is loaded by now lives as long as the process: out of the collector's sight.
             gc.freeze()
             yield
