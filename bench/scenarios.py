@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.data import EventFactory
 from bench.harness import Bench, Figure, Result, TrivialServer, endpoint_missing
-from bench.loadgen import percentile
+from bench.loadgen import percentile, percentile_spread
 from bench.sampler import Usage
 from bench.stack import ServiceProcess, asyncpg_dsn, drop_database, read_only_query
 from rapport_events.codec import encode_event
@@ -127,7 +127,7 @@ async def ingest_batch(bench: Bench, say: Progress) -> Result:
     result.figures.append(Figure("events/s", rate, "ev/s", reference, "bare producer ev/s"))
     result.figures.append(Figure("batch p99", summary["p99_ms"], "ms"))
     result.verdict = "met" if rate >= 50_000 and rate >= 0.6 * reference else "not met"
-    result.notes.append(f"statuses {summary['statuses']}, client errors {summary['errors']}")
+    result.notes.append(f"statuses {summary['statuses']}, {_client_errors(summary)}")
     result.absorb(usage)
     return result
 
@@ -204,7 +204,7 @@ async def ingest_single(bench: Bench, say: Progress) -> Result:
     ok = measured["ingest max"]["statuses"].get("202", 0)
     result.notes.append(
         f"max run statuses {measured['ingest max']['statuses']}; open run statuses "
-        f"{measured['ingest open']['statuses']}, client errors {measured['ingest open']['errors']}"
+        f"{measured['ingest open']['statuses']}, {_client_errors(measured['ingest open'])}"
     )
     result.verdict = "met" if top >= 3000 and p99 < 20 and ok else "not met"
     return result
@@ -517,7 +517,7 @@ async def profile_reads(
             await drop_database(bench.stack.infra.database_url, url)
     result.figures += served_figures(READ_RATE, at_rate, reference, "reads", most)
     result.notes.append(
-        f"at {READ_RATE}/s: statuses {at_rate['statuses']}, client errors {at_rate['errors']}; "
+        f"at {READ_RATE}/s: statuses {at_rate['statuses']}, {_client_errors(at_rate)}; "
         f"closed loop: statuses {most['reads']['statuses']}, p99 {most['reads']['p99_ms']:.1f} ms"
     )
     result.notes.append(
@@ -614,6 +614,13 @@ async def with_note(note: str, work: Awaitable[Result]) -> Result:
     result = await work
     result.notes.append(note)
     return result
+
+
+def _client_errors(summary: dict[str, Any]) -> str:
+    """The load generator's requests that got no answer, by kind (a timeout is a request
+    still queued for a connection or an answer after the load generator's 10 s)."""
+    kinds = ", ".join(f"{kind} {n:,}" for kind, n in summary.get("error_kinds", {}).items())
+    return f"client errors {summary['errors']:,}" + (f" ({kinds})" if kinds else "")
 
 
 def background_posts(
@@ -757,8 +764,10 @@ async def freshness(bench: Bench, say: Progress) -> Result:
     result.notes.append(
         f"{len(latencies)} of {probes} probes visible within 10 s (polled every 5 ms); the "
         f"background load completed {load['operations']} of {int(1000 * bench.duration)} "
-        f"posts, statuses {load['statuses']}, client errors {load['errors']}"
+        f"posts, statuses {load['statuses']}, {_client_errors(load)}"
     )
+    if latencies:
+        result.notes.append(_spread(latencies, bench.seed))
     if len(latencies) < probes:
         result.notes.append(
             "probes not visible within 10 s count as not measured: the fold fell behind the "
@@ -873,7 +882,7 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
     result.absorb(usage)
     result.notes.append(
         f"background load completed {load['operations']} posts, statuses {load['statuses']}, "
-        f"client errors {load['errors']}"
+        f"{_client_errors(load)}"
     )
     result.notes.append(
         f"when the probes ended: the recommender's consumer {behind:,} events behind, "
@@ -893,6 +902,7 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
         Figure("p50", p50, "ms", reference[0], "Kafka round trip p50"),
         Figure("p99", p99, "ms", reference[1], "Kafka round trip p99"),
     ]
+    result.notes.append(_spread(latencies, bench.seed))
     result.notes.append(_legs(timings))
     complete = len(latencies) == len(known) == PROBES
     result.verdict = "met" if complete and p99 < 100 else "not met"
@@ -978,6 +988,14 @@ async def _complain(
     return None
 
 
+def _spread(latencies: list[float], seed: int) -> str:
+    low, high = percentile_spread(latencies, 0.99, seed=seed)
+    return (
+        f"the p99 of these {len(latencies)} probes, resampled (bootstrap, 1,000 draws): "
+        f"95% of the draws between {low * 1000:.0f} and {high * 1000:.0f} ms"
+    )
+
+
 def _legs(timings: list[ComplaintTiming]) -> str:
     """p50 / p99 of each leg of the way, apart (a leg's tail and the total's need not be one
     probe's)."""
@@ -1057,7 +1075,7 @@ async def offer_reads(bench: Bench, say: Progress) -> Result:
     result.notes.append(
         f"{len(ranked):,} customers ranked by the running service (the warm-up's and the "
         f"scenarios' customers); at {OFFER_READ_RATE}/s: statuses {at_rate['statuses']}, "
-        f"client errors {at_rate['errors']}; closed loop: statuses {most['GETs']['statuses']}"
+        f"{_client_errors(at_rate)}; closed loop: statuses {most['GETs']['statuses']}"
     )
     result.notes.append(
         "the recommender's serve process (API, fold and at-once lane; a work process beside it "
