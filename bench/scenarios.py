@@ -580,6 +580,7 @@ WARM_EVENTS = 20_000
 WARM_CUSTOMERS = 2_000
 CATCH_UP_BOUND_S = 300.0
 BACKGROUND_RATE = 1000
+BACKGROUND_CONNECTIONS = 512
 
 
 async def catch_up(bench: Bench, say: Progress, services: tuple[str, ...]) -> str:
@@ -636,6 +637,10 @@ def background_posts(
             {
                 "mode": "open",
                 "rate": BACKGROUND_RATE,
+                # An open loop must not wait for the client's connections: at 1,000/s a pool of
+                # 64 is full once answers take 64 ms, and then requests queue in the load
+                # generator (and time out) instead of reaching ingest.
+                "connections": BACKGROUND_CONNECTIONS,
                 "duration": seconds,
                 "headers": bench.stack.admin.bearer,
                 "operations": single_event_ops(factory, url, count),
