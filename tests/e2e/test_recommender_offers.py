@@ -28,6 +28,7 @@ from rapport_recommender.store.tables import processed_events
 from support.fixtures import database_settings, own_topics
 from support.infra import Endpoints, create_database, drop_database
 from support.keys import ApiKeys
+from support.offsets import commit_offsets, end_offsets
 from support.servers import eventually, running
 
 pytestmark = pytest.mark.e2e
@@ -285,25 +286,3 @@ async def test_a_work_process_gives_way_while_the_serving_fold_catches_up(
         await eventually(lambda: share_is(0.25))
         await commit_offsets(kafka, work.consumer_group, end)  # the fold has caught up
         await eventually(lambda: share_is(1.0))
-
-
-async def end_offsets(kafka: KafkaSettings, partitions: list[TopicPartition]) -> dict[Any, int]:
-    reader = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers)
-    await reader.start()
-    try:
-        return dict(await reader.end_offsets(partitions))
-    finally:
-        await reader.stop()
-
-
-async def commit_offsets(kafka: KafkaSettings, group: str, offsets: dict[Any, int]) -> None:
-    """Commit as a member of `group` that folded up to `offsets` would."""
-    member = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await member.start()
-    try:
-        member.assign(list(offsets))
-        await member.commit(offsets)
-    finally:
-        await member.stop()

@@ -26,6 +26,7 @@ from rapport_events.runtime import watching
 from rapport_events.settings import KafkaSettings
 from support.fixtures import own_topics
 from support.infra import Endpoints
+from support.offsets import commit_offsets, end_offsets
 from support.servers import eventually, free_port
 
 pytestmark = pytest.mark.integration
@@ -447,19 +448,11 @@ async def test_a_groups_lag_is_measured_from_outside_it(
     topic = settings.topics.touchpoints
     await publish(publisher, topic, [page_view(n) for n in range(60)])
     group = f"group-{uuid.uuid4().hex[:6]}"
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        committed, never = partitions[:-1], partitions[-1]
-        # Each committed partition is two records short of its end (or at its start).
-        await consumer.commit({tp: max(0, ends[tp] - 2) for tp in committed})
-    finally:
-        await consumer.stop()
+    partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    ends = await end_offsets(settings, partitions)
+    committed, never = partitions[:-1], partitions[-1]
+    # Each committed partition is two records short of its end (or at its start).
+    await commit_offsets(settings, group, {tp: max(0, ends[tp] - 2) for tp in committed})
     expected = sum(min(2, ends[tp]) for tp in committed)
     assert ends[never] > 0, "the uncommitted partition should hold records to not count"
 
