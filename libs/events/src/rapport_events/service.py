@@ -136,6 +136,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=25,
+        timeout_keep_alive=settings.keep_alive_seconds,
         proxy_headers=False,
     )
     _Process.server = uvicorn.Server(config)

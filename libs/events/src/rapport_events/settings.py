@@ -101,5 +101,13 @@ class ServiceSettings(BaseSettings):
             '"channels": ["web"]}]; keys are stored hashed, never in clear'
         ),
     )
+    keep_alive_seconds: int = Field(
+        75,
+        ge=1,
+        description="how long an idle client connection is kept open: longer than the idle "
+        "timeout of whatever sits in front (a load balancer's is often 60 s), so that the "
+        "client side closes first. Where the service closes first, a request sent on the "
+        "connection as it closes fails: a 502 from a balancer, a read error in a client",
+    )
     phone_region: str = Field("GB", description="region of phone numbers without a country code")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
