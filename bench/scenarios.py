@@ -10,6 +10,7 @@ import os
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -854,6 +855,7 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
     await watch.start()
     timings: list[ComplaintTiming] = []
     latencies: list[float] = []
+    failed: Counter[str] = Counter()
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             say(f"{PROBES} probe customers: an order each, until their first offer is out")
@@ -870,7 +872,16 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
                 for customer, profile_id in known:
                     probes.append(
                         asyncio.create_task(
-                            _complain(client, ingest, headers, factory, customer, profile_id, watch)
+                            _complain(
+                                client,
+                                ingest,
+                                headers,
+                                factory,
+                                customer,
+                                profile_id,
+                                watch,
+                                failed,
+                            )
                         )
                     )
                     await asyncio.sleep(PROBE_INTERVAL_S)
@@ -897,6 +908,7 @@ async def offer_change(bench: Bench, say: Progress) -> Result:
     result.notes.append(
         f"{len(latencies)} of {len(known)} complaints changed the customer's offer on the topic "
         f"within 10 s ({PROBES} customers prepared, {len(known)} had a first offer)"
+        + (f"; POSTs that failed: {dict(failed)}" if failed else "")
     )
     if not latencies:
         result.verdict = "not met"
@@ -974,11 +986,19 @@ async def _complain(
     customer: int,
     profile_id: str,
     watch: OfferWatch,
+    failed: Counter[str],
 ) -> ComplaintTiming | None:
-    """POST a complaint; how long until the customer's service-recovery offer is on the topic."""
+    """POST a complaint; how long until the customer's service-recovery offer is on the topic.
+    A POST that gets no answer is counted in `failed` by kind: one probe lost, not the run."""
     event = _event_of(factory, customer, "complaint_logged")
     began, posted = time.perf_counter(), time.time()
-    if not await _post(client, ingest, headers, event):
+    try:
+        accepted = await _post(client, ingest, headers, event)
+    except httpx.TransportError as error:
+        failed[type(error).__name__] += 1
+        return None
+    if not accepted:
+        failed["not accepted"] += 1
         return None
     answered = time.time()
     while time.perf_counter() - began < 10:
