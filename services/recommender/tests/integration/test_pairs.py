@@ -5,7 +5,6 @@ and added to what item_pairs already holds."""
 from __future__ import annotations
 
 import random
-from collections import Counter
 
 import pytest
 from sqlalchemy import text
@@ -47,4 +46,4 @@ async def test_the_merger_adds_exactly_what_the_domain_expands(fresh_db: Databas
     expected = expand(basket for baskets in batches for basket in baskets)
     expected[("bought", "S1", "S2")] += 10
     assert len(expected) > 1000
-    assert merged == dict(Counter(expected))
+    assert merged == dict(expected)
