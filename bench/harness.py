@@ -19,6 +19,9 @@ import httpx
 from bench.sampler import Sampler, Usage, listener_pids
 from bench.stack import REPO_ROOT, VENV_BIN, Stack, free_port
 
+# The live load the latency goals are stated at (freshness, event → changed offer), in posts/s.
+GOAL_RATE = 1000
+
 
 @dataclass
 class Figure:
@@ -61,6 +64,7 @@ class Bench:
     scale: float
     duration: float
     seed: int
+    rate: int = GOAL_RATE  # live posts/s under the freshness and offer probes
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rapport-bench-")))
     loadgens: list[int] = field(default_factory=list)
     extra_pids: dict[str, list[int]] = field(default_factory=dict)
