@@ -143,6 +143,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=NAMES, default=list(NAMES))
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
+    if args.rate <= 0:
+        parser.error(f"--rate {args.rate}: live posts per second must be at least 1")
     console = Console()
     began = time.monotonic()
     results = asyncio.run(run(args, console))
