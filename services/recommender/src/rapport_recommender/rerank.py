@@ -111,7 +111,7 @@ async def _rerank(
         else:
             await stale.queue_due(conn, now_utc(), DUE_CHUNK)
             claimed = await stale.claim(
-                conn, token, settings.rerank_chunk, lease, below=Priority.AT_ONCE
+                conn, token, settings.rerank_chunk, lease, below=Priority.AT_ONCE, after_merge=True
             )
     if not claimed:
         return []
@@ -169,18 +169,17 @@ async def _save_rankings(
 
 
 async def rerank_and_publish(db: Database, settings: RecommenderSettings, outbox: Outbox) -> int:
-    """One step of the re-ranker: the waiting co-occurrences added, a chunk ranked, then
-    whatever the outbox holds sent (what fails to go out stays there for the next step, or the
-    next instance).
+    """One step of the re-ranker: a chunk ranked, then whatever the outbox holds sent (what
+    fails to go out stays there for the next step, or the next instance).
 
-    Merging first, in the same worker, means a customer is ranked with the co-purchases of
-    every batch folded before their mark: a stored ranking is only redone when something
-    marks them again, so one made before those pairs reached item_pairs would stay without
-    them (as a separate merger racing the re-ranker allowed)."""
-    merged = await merge_pending_pairs(db, settings)
+    The chunk is of customers whose folded co-purchases are all merged (`stale.claim`'s
+    `after_merge`): a stored ranking is only redone when something marks them again, so one
+    made before those pairs reached item_pairs would stay without them. The merger runs
+    beside it (`merge_pending_pairs`), not before each chunk: after a backlog the merges took
+    seconds each, one core of PostgreSQL, while the ranking waited."""
     claimed = await rerank_stale(db, settings)
     await outbox.send()
-    return merged + claimed
+    return claimed
 
 
 async def rerank_at_once_and_publish(
@@ -194,7 +193,8 @@ async def rerank_at_once_and_publish(
 
 async def merge_pending_pairs(db: Database, settings: RecommenderSettings) -> int:
     """Add a bounded number of folded batches' pair increments to item_pairs, exactly once
-    (deleted in the same transaction); returns how many pairs changed."""
+    (deleted in the same transaction); returns how many pairs changed. The oldest first: the
+    marks renewed before the oldest batch left may be ranked."""
     async with db.transaction() as conn:
         return await pairs.merge(conn, settings.pair_merge_batches)
 

@@ -82,7 +82,7 @@ class RecommenderSettings(ServiceSettings):
         0.1,
         gt=0,
         le=1,
-        description="the share of the time the ordinary re-ranking (and the pair merge before "
+        description="the share of the time the ordinary re-ranking (and the pair merge beside "
         "it) takes while the fold catches up: what waits behind a backlog (new events, GET "
         "offers ranking a marked customer live) needs the fold, not the rankings, which take "
         "about as long either way; the at-once lane keeps its pace",

@@ -92,9 +92,14 @@ SETTINGS = RecommenderSettings(abandoned_cart_minutes=0)
 
 
 async def drain(db: Database, settings: RecommenderSettings = SETTINGS) -> None:
-    """What the re-rankers do beside the service: every customer a fold marked ranked (those
-    marked at once by their lane first, then in turn)."""
-    while len(await rerank_at_once(db, settings)) + await rerank_stale(db, settings):
+    """What the re-rankers and the pair merger do beside the service: every customer a fold
+    marked ranked (those marked at once by their lane first, then in turn, once the pairs
+    folded before their mark are merged)."""
+    while (
+        await merge_pending_pairs(db, settings)
+        + len(await rerank_at_once(db, settings))
+        + await rerank_stale(db, settings)
+    ):
         pass
 
 

@@ -160,6 +160,7 @@ async def test_a_complaint_has_a_lane_of_its_own_and_still_gets_the_full_pass(
     )
     folded = await fold(fresh_db, SETTINGS, [complaint], [])
     assert folded.at_once == {caller}
+    await merge_pairs(fresh_db)  # the merger, beside the re-ranker
     assert await rerank_stale(fresh_db, SETTINGS) == 1  # the purchase only
     assert await marks(fresh_db, buyer, caller) == {caller: None}
     assert await rerank_at_once(fresh_db, SETTINGS) == [caller]
@@ -301,6 +302,43 @@ async def test_marks_left_by_a_stopped_instance_are_ranked_and_published_by_the_
     assert found is not None, "no offer published"
     assert found["offer"]["items"] == [f"{t}-SHADE"]
     assert (await best(fresh_db, pid) or {}).get("published") is True
+
+
+async def test_a_mark_is_ranked_in_turn_once_the_pairs_folded_before_it_are_merged(
+    fresh_db: Database,
+) -> None:
+    """The merger runs beside the re-ranker, which claims a mark once every pair batch folded
+    before it is in item_pairs: a stored ranking is redone only when a fold marks the customer
+    again, so it must count the co-purchases folded before them. A mark renewed before the
+    batch does not wait for it; the at-once lane waits for nothing."""
+    t = tag()
+    (early_email, early), (email, pid) = new_customer(), new_customer()
+    caller_email, caller = new_customer()
+    await fold(
+        fresh_db, SETTINGS, [], [identified(early, early_email), identified(caller, caller_email)]
+    )
+    await drain(fresh_db)
+    await fold(fresh_db, SETTINGS, [], [identified(early, early_email)])  # before the batch
+    others = [order(f"o{i}-{t}@example.com", f"{t}-LAMP", f"{t}-SHADE") for i in range(5)]
+    await fold(fresh_db, SETTINGS, others, [])  # their pairs wait for the merger
+    lamp = order(email, f"{t}-LAMP", ago=timedelta(days=2))
+    await fold(fresh_db, SETTINGS, [lamp], [identified(pid, email)])
+    complaint = event(
+        caller_email, "complaint_logged", {"case_id": "c-1"}, channel="call_center", at=now_utc()
+    )
+    await fold(fresh_db, SETTINGS, [complaint], [])
+    while await rerank_stale(fresh_db, SETTINGS):
+        pass
+    assert await marks(fresh_db, early, pid, caller) == {pid: None, caller: None}
+    assert await rerank_at_once(fresh_db, SETTINGS) == [caller]
+    await merge_pairs(fresh_db)
+    while await rerank_stale(fresh_db, SETTINGS):
+        pass
+    assert await marks(fresh_db, early, pid, caller) == {}
+    found = await best(fresh_db, pid)
+    assert found is not None
+    assert found["offer"]["items"] == [f"{t}-SHADE"]
+    assert found["offer"]["reason"].startswith(f"Often bought with the Item {t}-LAMP")
 
 
 async def test_pending_pairs_are_added_once_summed_across_batches(fresh_db: Database) -> None:

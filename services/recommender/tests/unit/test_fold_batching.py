@@ -31,6 +31,17 @@ def test_expanded_baskets_are_exactly_the_new_pairs() -> None:
         assert expand(co_baskets("bought", history, baskets, window)) == expected
 
 
+def test_a_basket_that_pairs_nothing_is_not_recorded() -> None:
+    """A first lone item has nothing to pair with: no pending batch for the merger, which the
+    re-ranker would wait for."""
+    assert co_baskets("bought", [], [["LAMP"]], window=15) == []
+    assert co_baskets("bought", [], [["LAMP", "LAMP"]], window=15) == []
+    assert expand(co_baskets("bought", [], [["LAMP"], ["SHADE"]], window=15)) == {
+        ("bought", "SHADE", "LAMP"): 1,
+        ("bought", "LAMP", "SHADE"): 1,
+    }
+
+
 def _order(**identity: str) -> bytes:
     return encode_event(
         parse_event(

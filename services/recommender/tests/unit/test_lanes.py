@@ -1,6 +1,6 @@
 """Which background lanes a process runs: `serve` beside `work` processes leaves them the
-ordinary re-ranking (and the popular items' reach order) and keeps the at-once lane
-(deploy/k8s/base/recommender)."""
+ordinary re-ranking (the pair merger beside it, and the popular items' reach order) and
+keeps the at-once lane (deploy/k8s/base/recommender)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from rapport_recommender.settings import RecommenderSettings
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({}, ["rerank", "reach", "rerank_at_once"]),
+        ({}, ["rerank", "merge", "reach", "rerank_at_once"]),
         ({"ordinary_lane_enabled": False}, ["rerank_at_once"]),
-        ({"at_once_lane_enabled": False}, ["rerank", "reach"]),
+        ({"at_once_lane_enabled": False}, ["rerank", "merge", "reach"]),
         ({"background_enabled": False}, []),
     ],
 )

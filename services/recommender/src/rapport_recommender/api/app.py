@@ -21,6 +21,7 @@ from rapport_recommender.consumer import build_consumer, build_express_consumer,
 from rapport_recommender.handlers import Folded
 from rapport_recommender.rerank import (
     Outbox,
+    merge_pending_pairs,
     refresh_reach,
     rerank_and_publish,
     rerank_at_once_and_publish,
@@ -52,6 +53,16 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
         settings.rerank_poll_seconds,
         rerank_share,
     )
+
+    async def merge() -> int:
+        merged = await merge_pending_pairs(db, settings)
+        if merged:
+            rerank.wake()  # marks that waited for these pairs may be claimed now
+        return merged
+
+    # Beside the re-ranker, not before each of its chunks: it claims the marks whose pairs
+    # are merged, and ranks while PostgreSQL merges the next batches.
+    merger = Worker("merge", merge, settings.rerank_poll_seconds, rerank_share)
     at_once = Worker(
         "rerank_at_once",
         lambda: rerank_at_once_and_publish(db, settings, outbox, market),
@@ -68,6 +79,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
 
     lanes = {
         rerank: settings.ordinary_lane_enabled,
+        merger: settings.ordinary_lane_enabled,
         reach: settings.ordinary_lane_enabled,
         at_once: settings.at_once_lane_enabled,
         sender: settings.express,
@@ -75,6 +87,7 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
     workers = [w for w, on in lanes.items() if on] if settings.background_enabled else []
 
     def folded(batch: Folded) -> None:
+        merger.wake()
         rerank.wake()
         if batch.at_once:
             at_once.wake()

@@ -80,7 +80,7 @@ def co_baskets(
     for basket in baskets:
         lines = list(dict.fromkeys(basket))
         fresh = [sku for sku in lines if sku not in known]
-        if fresh:
+        if fresh and (recent or len(fresh) > 1):  # a first lone item pairs with nothing
             found.append(CoBasket(kind, tuple(fresh), tuple(recent)))
         known.update(fresh)
         got = set(lines)

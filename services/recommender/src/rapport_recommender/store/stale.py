@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import SmallInteger, Uuid
 
 from rapport_recommender.store import ranked
-from rapport_recommender.store.tables import stale_offers
+from rapport_recommender.store.tables import pending_pairs, stale_offers
 
 q = stale_offers.c
 
@@ -45,6 +45,7 @@ _MARK = _MARKS.on_conflict_do_update(
     index_elements=[q.profile_id],
     set_={
         "claimed_until": None,
+        "renewed_at": func.now(),
         # Under a live lease the ranking in flight covers the priority it claimed: the
         # renewal is as pressing as what renewed it; otherwise priority is never lost.
         "priority": case(
@@ -126,9 +127,15 @@ async def claim(
     *,
     at_least: int = 0,
     below: int | None = None,
+    after_merge: bool = False,
 ) -> list[uuid.UUID]:
     """Lease up to `limit` marks of priority `at_least` or more (and `below`, if given), the
-    most pressing first, then oldest first, skipping those another re-ranker holds."""
+    most pressing first, then oldest first, skipping those another re-ranker holds.
+
+    With `after_merge`, only marks renewed before the oldest pair batch still pending: every
+    batch folded before them is in item_pairs, so their ranking counts its co-purchases (a
+    stored ranking is redone only when a fold marks the customer again). Both times are the
+    folding transaction's now(): a batch and the marks its fold renewed are equal, and wait."""
     # A CTE runs once: as an IN (subquery) the planner may run the LIMIT again per row and
     # claim far more than `limit` (hundreds were seen under load), which made a step long.
     free = (
@@ -142,6 +149,9 @@ async def claim(
         free = free.where(q.priority >= at_least)
     if below is not None:
         free = free.where(q.priority < below)
+    if after_merge:
+        oldest = select(func.min(pending_pairs.c.created_at)).scalar_subquery()
+        free = free.where(or_(oldest.is_(None), q.renewed_at < oldest))
     chosen = free.cte("free")
     rows = await conn.execute(
         update(stale_offers)

@@ -228,13 +228,15 @@ ranked_offers = Table(
 
 # A fold marks the customers it touched (in its own transaction, so the mark is as durable as
 # the facts); the re-ranker claims marks for a short lease, ranks, and clears a mark only if no
-# fold bumped `generation` meanwhile. Keyed by profile id: repeated events coalesce into one row.
+# fold renewed it meanwhile (see store.stale). Keyed by profile id: repeated events coalesce
+# into one row, first marked at `marked_at` (the order of claims), last renewed at `renewed_at`
+# (the ordinary lane claims it once every pair batch folded before then is merged).
 stale_offers = Table(
     "stale_offers",
     metadata,
     Column("profile_id", Uuid, primary_key=True),
-    Column("generation", BigInteger, nullable=False, server_default="0"),
     Column("marked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("renewed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("claim", Uuid),
     Column("claimed_until", DateTime(timezone=True)),
     # How soon a rule must act on what changed (domain.facts.Priority): ranked again first.
@@ -252,4 +254,6 @@ pending_pairs = Table(
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("payload", JSON, nullable=False),
+    # The folding transaction's now(), as its marks' `renewed_at`: what those marks wait for.
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
