@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.stack import free_port
 from rapport_events.codec import decode_event, encode_event, header
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import message_key
@@ -27,7 +28,7 @@ from rapport_events.settings import KafkaSettings
 from support.fixtures import own_topics
 from support.infra import Endpoints
 from support.offsets import commit_offsets, end_offsets
-from support.servers import eventually, free_port
+from support.servers import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from support.servers import free_port
+from bench.stack import free_port
 
 SERVICE = textwrap.dedent(
     """

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.servers import free_port
+from bench.stack import free_port
 
 SERVICE = textwrap.dedent(
     """

@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.stack import free_port
 from rapport_events.settings import KafkaSettings
 from rapport_ingest.api.app import build_app
 from rapport_ingest.api.examples import example_event
 from rapport_ingest.settings import IngestSettings
 from support.keys import ApiKeys
-from support.servers import free_port, running
+from support.servers import running
 
 pytestmark = pytest.mark.integration
 

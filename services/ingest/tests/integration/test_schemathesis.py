@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from bench.stack import free_port
 from rapport_events.settings import KafkaSettings
 from rapport_ingest.api.app import build_app
 from rapport_ingest.settings import IngestSettings
 from support.keys import ApiKeys
-from support.servers import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
+from bench.stack import free_port
 from rapport_events.codec import encode_event
 from rapport_events.db import Database
 from rapport_events.identity import message_key
@@ -25,7 +26,7 @@ from rapport_profile.handlers import erase_customer
 from rapport_profile.settings import ProfileSettings
 from rapport_profile.store import queries
 from support.infra import Endpoints
-from support.servers import eventually, free_port
+from support.servers import eventually
 
 pytestmark = pytest.mark.integration
 
