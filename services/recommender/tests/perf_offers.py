@@ -87,7 +87,7 @@ async def rank_everyone(db: Database, settings: RecommenderSettings, profiles: l
     with Progress(console=console) as progress:
         task = progress.add_task("ranking every customer (re-ranker)", total=len(profiles))
         while claimed := await rerank_stale(db, settings):
-            ranked += claimed
+            ranked += len(claimed)
             progress.update(task, completed=ranked)
 
 

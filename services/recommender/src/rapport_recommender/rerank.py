@@ -79,12 +79,13 @@ class Outbox:
             raise
 
 
-async def rerank_stale(db: Database, settings: RecommenderSettings) -> int:
+async def rerank_stale(db: Database, settings: RecommenderSettings) -> list[uuid.UUID]:
     """Rank one chunk of stale customers, the most pressing first, but not those marked at
     once: they are the at-once lane's (run beside this one wherever this one runs), which
     ranks them in chunks small enough to be quick; taken into a chunk of this lane under
-    load, they waited seconds. Returns how many were claimed (0: none waiting)."""
-    return len(await _rerank(db, settings, at_once=False))
+    load, they waited seconds. Returns the customers claimed (none: nothing waiting, or only
+    marks whose folded pairs wait for the merger)."""
+    return await _rerank(db, settings, at_once=False)
 
 
 async def rerank_at_once(
@@ -179,7 +180,7 @@ async def rerank_and_publish(db: Database, settings: RecommenderSettings, outbox
     seconds each, one core of PostgreSQL, while the ranking waited."""
     claimed = await rerank_stale(db, settings)
     await outbox.send()
-    return claimed
+    return len(claimed)
 
 
 async def rerank_at_once_and_publish(

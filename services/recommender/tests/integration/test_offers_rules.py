@@ -98,7 +98,7 @@ async def drain(db: Database, settings: RecommenderSettings = SETTINGS) -> None:
     while (
         await merge_pending_pairs(db, settings)
         + len(await rerank_at_once(db, settings))
-        + await rerank_stale(db, settings)
+        + len(await rerank_stale(db, settings))
     ):
         pass
 

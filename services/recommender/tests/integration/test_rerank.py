@@ -161,13 +161,13 @@ async def test_a_complaint_has_a_lane_of_its_own_and_still_gets_the_full_pass(
     folded = await fold(fresh_db, SETTINGS, [complaint], [])
     assert folded.at_once == {caller}
     await merge_pairs(fresh_db)  # the merger, beside the re-ranker
-    assert await rerank_stale(fresh_db, SETTINGS) == 1  # the purchase only
+    assert await rerank_stale(fresh_db, SETTINGS) == [buyer]  # the purchase only
     assert await marks(fresh_db, buyer, caller) == {caller: None}
     assert await rerank_at_once(fresh_db, SETTINGS) == [caller]
     assert (await best(fresh_db, caller) or {})["offer"]["kind"] == "service_recovery"
     assert await marks(fresh_db, buyer, caller) == {caller: None}  # left for the full pass
     assert await rerank_at_once(fresh_db, SETTINGS) == []
-    assert await rerank_stale(fresh_db, SETTINGS) == 1
+    assert await rerank_stale(fresh_db, SETTINGS) == [caller]
     assert await marks(fresh_db, buyer, caller) == {}
 
 
