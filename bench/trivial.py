@@ -8,7 +8,10 @@ import orjson
 from fastapi import FastAPI, Request, status
 from pydantic import BaseModel
 
-app = FastAPI(title="trivial reference")
+from rapport_events.service import NO_NATIVE_TELEMETRY
+
+# Served as the services are (`create_app`): without FastAPI's per-request telemetry check.
+app = FastAPI(title="trivial reference", telemetry=NO_NATIVE_TELEMETRY)
 
 
 class Accepted(BaseModel):
