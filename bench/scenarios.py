@@ -780,8 +780,8 @@ async def freshness(bench: Bench, say: Progress) -> Result:
         load = await background
     bench.remember_rss(usage)
     result.absorb(usage)
-    say("reference: Kafka produce→consume round trip at 1,000 msg/s")
-    reference = await kafka_round_trip(bench, 1000, min(bench.duration, 10))
+    say(f"reference: Kafka produce→consume round trip at {bench.rate:,} msg/s")
+    reference = await kafka_round_trip(bench, bench.rate, min(bench.duration, 10))
     p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
     result.figures += [
         Figure("p50", p50, "ms", reference[0], "Kafka round trip p50"),

@@ -22,7 +22,7 @@ ReadsInit = Callable[[asyncpg.Connection], Awaitable[None]]
 # json_to_recordset) are estimated at hundreds of thousands whatever they hold. The pair merge
 # spent 68% of its time compiling (14 of 20 s at 1,000 ev/s, ~100 ms a call) for statements
 # that run in tens of milliseconds without it.
-SESSION = {"jit": "off"}
+SERVER_SETTINGS = {"jit": "off"}
 
 
 class Database:
@@ -39,7 +39,7 @@ class Database:
             # batch), and SQLAlchemy then invalidates the whole pool.
             pool_pre_ping=False,
             pool_recycle=1800,
-            connect_args={"server_settings": SESSION},
+            connect_args={"server_settings": SERVER_SETTINGS},
         )
         self._pool_size = settings.database_pool_size
         self._reads: asyncpg.Pool | None = None
@@ -84,7 +84,7 @@ class Database:
                     max_inactive_connection_lifetime=0,
                     init=self._reads_init,
                     reset=_nothing_to_reset,
-                    server_settings=SESSION,
+                    server_settings=SERVER_SETTINGS,
                 )
             return self._reads
 

@@ -1,4 +1,4 @@
-"""The session settings every service connection carries (`rapport_events.db.SESSION`)."""
+"""The session settings every service connection carries (`rapport_events.db.SERVER_SETTINGS`)."""
 
 from __future__ import annotations
 
