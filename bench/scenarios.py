@@ -711,15 +711,25 @@ async def kafka_round_trip(bench: Bench, rate: float, seconds: float) -> tuple[f
     return percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
 
 
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """One probe's way, in seconds from its POST: ingest's answer, then the poll that saw it
+    (`poll`: how long that lookup and timeline round took, the measurement's own grain)."""
+
+    total: float
+    answered: float
+    poll: float
+
+
 async def probe_visibility(
     bench: Bench,
     seconds: float,
     visible: Callable[[httpx.AsyncClient, str], Awaitable[bool]],
     factory: EventFactory,
     kind: str | None = None,
-) -> list[float]:
-    """Every 100 ms post one event for a new customer, poll until `visible`; latencies in s."""
-    latencies: list[float] = []
+) -> list[Visibility]:
+    """Every 100 ms post one event for a new customer, poll until `visible`; by total time."""
+    seen: list[Visibility] = []
     ingest = bench.stack.url("ingest")
 
     async def probe(client: httpx.AsyncClient, index: int) -> None:
@@ -733,10 +743,13 @@ async def probe_visibility(
         )
         if posted.status_code != 202:
             return
+        answered = time.perf_counter() - began
         customer = event["identity"]["customer_id"]
         while time.perf_counter() - began < 10:
+            polled = time.perf_counter()
             if await visible(client, customer):
-                latencies.append(time.perf_counter() - began)
+                now = time.perf_counter()
+                seen.append(Visibility(now - began, answered, now - polled))
                 return
             await asyncio.sleep(0.005)
 
@@ -749,7 +762,7 @@ async def probe_visibility(
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(probe(client, index)))
         await asyncio.gather(*tasks)
-    return sorted(latencies)
+    return sorted(seen, key=lambda probe: probe.total)
 
 
 async def freshness(bench: Bench, say: Progress) -> Result:
@@ -776,8 +789,9 @@ async def freshness(bench: Bench, say: Progress) -> Result:
     background = background_posts(bench, factory)
     with bench.sampler() as usage:
         await asyncio.sleep(1)
-        latencies = await probe_visibility(bench, bench.duration - 2, in_timeline, factory)
+        seen = await probe_visibility(bench, bench.duration - 2, in_timeline, factory)
         load = await background
+    latencies = [probe.total for probe in seen]
     bench.remember_rss(usage)
     result.absorb(usage)
     say(f"reference: Kafka produce→consume round trip at {bench.rate:,} msg/s")
@@ -795,6 +809,12 @@ async def freshness(bench: Bench, say: Progress) -> Result:
     )
     if latencies:
         result.notes.append(_spread(latencies, bench.seed))
+        result.notes.append(
+            f"where the time went (p50 / p99 of each leg): ingest answered the POST "
+            f"{_p50_p99([probe.answered for probe in seen])}; from that answer to the poll "
+            f"that saw it {_p50_p99([probe.total - probe.answered for probe in seen])}, of "
+            f"which that poll's own lookup and timeline {_p50_p99([p.poll for p in seen])}"
+        )
     if len(latencies) < probes:
         result.notes.append(
             "probes not visible within 10 s count as not measured: the fold fell behind the "
@@ -1035,20 +1055,20 @@ def _spread(latencies: list[float], seed: int) -> str:
     )
 
 
-def _legs(timings: list[ComplaintTiming]) -> str:
-    """p50 / p99 of each leg of the way, apart (a leg's tail and the total's need not be one
+def _p50_p99(leg: list[float]) -> str:
+    """A leg's p50 / p99 in ms (each leg apart: a leg's tail and the total's need not be one
     probe's)."""
+    ordered = sorted(leg)
+    return f"{percentile(ordered, 0.5) * 1000:.0f} / {percentile(ordered, 0.99) * 1000:.0f} ms"
 
-    def spread(leg: list[float]) -> str:
-        ordered = sorted(leg)
-        return f"{percentile(ordered, 0.5) * 1000:.0f} / {percentile(ordered, 0.99) * 1000:.0f} ms"
 
+def _legs(timings: list[ComplaintTiming]) -> str:
     return (
         f"where the time went (p50 / p99 of each leg): ingest answered the POST "
-        f"{spread([t.answered for t in timings])}; from that answer to the changed offer's "
+        f"{_p50_p99([t.answered for t in timings])}; from that answer to the changed offer's "
         f"publication (the express lane's fold and ranking, then the send) "
-        f"{spread([t.published for t in timings])}; to the bench's consumer "
-        f"{spread([t.delivered for t in timings])}. Ingest answers once Kafka has the event, "
+        f"{_p50_p99([t.published for t in timings])}; to the bench's consumer "
+        f"{_p50_p99([t.delivered for t in timings])}. Ingest answers once Kafka has the event, "
         f"so the lane may have started before the answer reached the bench (a leg below 0)"
     )
 
