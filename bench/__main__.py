@@ -66,9 +66,22 @@ async def latency_scenarios(bench: Bench, only: set[str], step: Step, say: Say) 
         await step("offers GET", scenarios.offer_reads(bench, say("offers GET")))
 
 
-async def run(args: argparse.Namespace, console: Console) -> list[Result]:
+class BrokerWarmUp:
+    """Before the first scenario, whichever it is: the broker as a deployed one would be."""
+
+    def __init__(self) -> None:
+        self.note = ""
+
+    async def warm(self, bench: Bench, say: Callable[[str], None]) -> None:
+        if not self.note:
+            self.note = await scenarios.warm_broker(bench, say)
+
+
+async def run(args: argparse.Namespace, console: Console) -> tuple[list[Result], str]:
+    """The results, and how the broker's warm-up went."""
     infra = Infra.from_env()
     results: list[Result] = []
+    broker = BrokerWarmUp()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         overall = progress.add_task("bench", total=None)
@@ -98,6 +111,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Result]:
                 say("ingest")("starting ingest")
                 await stack.start("ingest")
                 bench = Bench(stack, args.scale, args.duration, args.seed)
+                await broker.warm(bench, say("broker"))
                 await step("ingest single", scenarios.ingest_single(bench, say("ingest single")))
                 await step("ingest batch", scenarios.ingest_batch(bench, say("ingest batch")))
                 rss = bench.rss_samples
@@ -107,6 +121,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Result]:
             async with Stack(infra, label="bench", partitions=args.partitions) as stack:
                 bench = Bench(stack, args.scale, args.duration, args.seed)
                 bench.rss_samples.update(rss)
+                await broker.warm(bench, say("broker"))
                 await step("profile fold", scenarios.fold_and_read(bench, say("fold + reads")))
                 rss = bench.rss_samples
         # The latency scenarios on a stack of their own, warmed and caught up: the fold's
@@ -118,12 +133,13 @@ async def run(args: argparse.Namespace, console: Console) -> list[Result]:
             async with Stack(infra, label="bench", partitions=args.partitions) as stack:
                 bench = Bench(stack, args.scale, args.duration, args.seed, args.rate)
                 bench.rss_samples.update(rss)
+                await broker.warm(bench, say("broker"))
                 await latency_scenarios(bench, set(args.only), step, say)
                 rss = bench.rss_samples
         memory = Bench.__new__(Bench)
         memory.rss_samples = rss
         results.append(scenarios.memory(memory))
-    return results
+    return results, broker.note
 
 
 def main() -> None:
@@ -147,7 +163,7 @@ def main() -> None:
         parser.error(f"--rate {args.rate}: live posts per second must be at least 1")
     console = Console()
     began = time.monotonic()
-    results = asyncio.run(run(args, console))
+    results, warm_up = asyncio.run(run(args, console))
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} — {psutil.cpu_count()} CPUs, "
@@ -162,6 +178,7 @@ def main() -> None:
             "only": args.only,
         },
         "took_s": round(time.monotonic() - began),
+        "warm_up": warm_up,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(

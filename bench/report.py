@@ -26,7 +26,8 @@ def render_markdown(meta: dict[str, Any], results: list[Result]) -> str:
         "# Rapport benchmark",
         "",
         f"Run {meta['when']} on {meta['machine']}; options {meta['options']}; "
-        f"took {meta['took_s']} s. Produced by `make bench` (`python -m bench`).",
+        f"took {meta['took_s']} s. Produced by `make bench` (`python -m bench`)."
+        + (f" Before any scenario, {meta['warm_up']}." if meta.get("warm_up") else ""),
         "",
         "Every figure is paired with a reference measured in the same run on the same machine: "
         "the machine is shared and noisy, so the ratio says more than the absolute number. "
