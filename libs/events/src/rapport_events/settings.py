@@ -25,13 +25,13 @@ class KafkaSettings(BaseSettings):
     # The producer gives up on an event after this long: the HTTP caller gets a 503 instead of
     # waiting forever on a dead broker.
     delivery_timeout_ms: int = 5_000
-    # How long a batch waits for more records before it is sent. aiokafka sends one request
-    # per broker at a time, so records that arrive while one is in flight batch anyway; the
-    # linger only delays a record that finds the sender idle. Ingest's single events at 1,000
-    # req/s (`python -m bench --only ingest --scale 0.05`, alternating runs): p50 / p99 ~6 /
-    # 8.5-9 ms at 5 ms, ~2 / 4.6-5 ms at 1 ms, ~1 / 3-5 ms at 0; its 500-event batches 23-25k
-    # ev/s at 5 and at 1 ms, 17-26k at 0 (a produce request per record the sender finds).
-    linger_ms: int = 1
+    # How long a batch waits for more records before it is sent. aiokafka keeps one request in
+    # flight per broker, so the linger only delays a record that finds the sender idle: 1 ms
+    # answered ingest's single events ~4 ms sooner with CPU to spare (p99 4.6-5.0 ms against
+    # 8.5-27.5 at 1,000 req/s), but with the two cores saturated (the offer scenario) ingest
+    # fell behind its load in all four alternating pairs (its posts' p99 0.9-2.8 s against
+    # 0.7-1.2 s at 5 ms): smaller produce requests cost it more CPU per event.
+    linger_ms: int = 5
     max_batch_size: int = 256 * 1024
     compression_type: str | None = "lz4"
     # What a consumer fetches ahead per partition. aiokafka's 1 MiB default, over 12
