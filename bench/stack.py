@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from rapport_events.auth import Scope, hash_key, new_key
-from rapport_events.kafka import ensure_topics
+from rapport_events.kafka import delete_topics, ensure_topics
 from rapport_events.settings import KafkaSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -424,19 +424,6 @@ async def drop_database(base_url: str, url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
     finally:
         await connection.close()
-
-
-async def delete_topics(settings: KafkaSettings, extra: list[str] | None = None) -> None:
-    """Leave the shared broker as found: a stack's topics go with it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        doomed = [name for name in (*settings.topics.all(), *(extra or [])) if name in existing]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
 
 
 async def read_only_query(url: str, sql: str, *args: object) -> list[asyncpg.Record]:

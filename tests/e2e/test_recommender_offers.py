@@ -35,9 +35,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-async def kafka(infra: Endpoints) -> KafkaSettings:
+async def kafka(infra: Endpoints) -> AsyncIterator[KafkaSettings]:
     # Topics of its own: the session's `stack` would otherwise fold these events too.
-    return await own_topics(infra.kafka_bootstrap, "test-rec", partitions=2)
+    async with own_topics(infra.kafka_bootstrap, "test-rec", partitions=2) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

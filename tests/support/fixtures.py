@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from rapport_events.db import Database
-from rapport_events.kafka import Publisher, ensure_topics
+from rapport_events.kafka import Publisher, delete_topics, ensure_topics
 from rapport_events.settings import DatabaseSettings, KafkaSettings
 from support.infra import Endpoints, create_database, drop_database, infrastructure
 from support.keys import ApiKeys, make_keys
@@ -29,21 +30,37 @@ def keys() -> ApiKeys:
     return make_keys()
 
 
-async def own_topics(bootstrap: str, label: str = "test", partitions: int = 4) -> KafkaSettings:
-    """Kafka settings under a fresh namespace, its topics created: nothing else reads them."""
+@asynccontextmanager
+async def own_topics(
+    bootstrap: str, label: str = "test", partitions: int = 4
+) -> AsyncIterator[KafkaSettings]:
+    """Kafka settings under a fresh namespace, its topics created: nothing else reads them.
+    They are deleted on the way out, so that a broker kept between runs (`make run`'s) does
+    not gather a few topics per test."""
     settings = KafkaSettings(
         bootstrap_servers=bootstrap,
         topic_namespace=f"{label}-{uuid.uuid4().hex[:8]}.",
         partitions=partitions,
     )
     await ensure_topics(settings)
-    return settings
+    try:
+        yield settings
+    finally:
+        await delete_topics(settings)
 
 
 @pytest.fixture(scope="session")
-async def kafka_settings(infra: Endpoints) -> KafkaSettings:
+async def kafka_settings(infra: Endpoints) -> AsyncIterator[KafkaSettings]:
     """Kafka settings under a namespace of this session's own, its topics created."""
-    return await own_topics(infra.kafka_bootstrap)
+    async with own_topics(infra.kafka_bootstrap) as settings:
+        yield settings
+
+
+@pytest.fixture
+async def own_kafka(infra: Endpoints) -> AsyncIterator[KafkaSettings]:
+    """Kafka settings under a namespace of this test's own: its topics created and empty."""
+    async with own_topics(infra.kafka_bootstrap) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")

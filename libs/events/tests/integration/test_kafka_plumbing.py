@@ -25,8 +25,6 @@ from rapport_events.kafka import consumer as consumer_module
 from rapport_events.kafka.consumer import Delivered
 from rapport_events.runtime import watching
 from rapport_events.settings import KafkaSettings
-from support.fixtures import own_topics
-from support.infra import Endpoints
 from support.offsets import commit_offsets, end_offsets
 from support.servers import eventually
 
@@ -90,9 +88,9 @@ async def committed(settings: KafkaSettings, group: str, topic: str) -> int:
 
 
 @pytest.fixture
-async def settings(infra: Endpoints) -> KafkaSettings:
-    """Topics of the test's own, created and empty."""
-    return await own_topics(infra.kafka_bootstrap)
+def settings(own_kafka: KafkaSettings) -> KafkaSettings:
+    """Topics of the test's own, created and empty (and deleted after it)."""
+    return own_kafka
 
 
 def loop_over(

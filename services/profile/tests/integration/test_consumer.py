@@ -18,7 +18,7 @@ from bench.stack import free_port
 from rapport_events.codec import encode_event
 from rapport_events.db import Database
 from rapport_events.identity import message_key
-from rapport_events.kafka import Publisher, ensure_topics
+from rapport_events.kafka import Publisher
 from rapport_events.settings import DatabaseSettings, KafkaSettings
 from rapport_profile.__main__ import replay
 from rapport_profile.consumer import build_consumer
@@ -29,16 +29,6 @@ from support.infra import Endpoints
 from support.servers import eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def _own_topics(infra: Endpoints) -> KafkaSettings:
-    settings = KafkaSettings(
-        bootstrap_servers=infra.kafka_bootstrap,
-        topic_namespace=f"test-{uuid.uuid4().hex[:8]}.",
-        partitions=4,
-    )
-    await ensure_topics(settings)
-    return settings
 
 
 def _orders(make_event: Any, customers: int, each: int) -> list[Any]:
@@ -91,18 +81,17 @@ async def _scalar(db: Database, sql: str) -> Any:
 
 
 async def test_kill_9_mid_batch_then_restart_loses_nothing_and_counts_once(
-    infra: Endpoints, fresh_db: Database, make_event: Any
+    infra: Endpoints, own_kafka: KafkaSettings, fresh_db: Database, make_event: Any
 ) -> None:
-    kafka = await _own_topics(infra)
     events = _orders(make_event, customers=200, each=20)
-    await _preload(kafka, events)
+    await _preload(own_kafka, events)
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-        "KAFKA_TOPIC_NAMESPACE": kafka.topic_namespace,
+        "KAFKA_TOPIC_NAMESPACE": own_kafka.topic_namespace,
         "DATABASE_URL": fresh_db.url,
         "RAPPORT_PORT": str(free_port()),
-        "RAPPORT_CONSUMER_GROUP": f"{kafka.topic_namespace}profile",
+        "RAPPORT_CONSUMER_GROUP": f"{own_kafka.topic_namespace}profile",
         "RAPPORT_MAX_BATCH": "100",
         "RAPPORT_REFRESH_INTERVAL_S": "0",
     }
@@ -142,17 +131,16 @@ async def test_kill_9_mid_batch_then_restart_loses_nothing_and_counts_once(
 
 
 async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
-    infra: Endpoints, fresh_db: Database, make_event: Any
+    infra: Endpoints, own_kafka: KafkaSettings, fresh_db: Database, make_event: Any
 ) -> None:
-    kafka = await _own_topics(infra)
     good = make_event("page_viewed", {"anonymous_id": uuid.uuid4().hex}, {"url": "/x"})
-    publisher = Publisher(kafka)
+    publisher = Publisher(own_kafka)
     await publisher.start()
     try:
-        await publisher.publish(kafka.topics.touchpoints, b'{"type": "nonsense"')
-        await publisher.publish(kafka.topics.touchpoints, encode_event(good), key=b"k")
+        await publisher.publish(own_kafka.topics.touchpoints, b'{"type": "nonsense"')
+        await publisher.publish(own_kafka.topics.touchpoints, encode_event(good), key=b"k")
         settings = ProfileSettings(
-            kafka=kafka,
+            kafka=own_kafka,
             database=DatabaseSettings(database_url=fresh_db.url),  # type: ignore[arg-type]
         )
         loop = build_consumer(settings, fresh_db, publisher, group_id=f"g-{uuid.uuid4().hex}")
@@ -169,29 +157,28 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_stream_goe
             await running
     finally:
         await publisher.stop()
-    values = [record.value for record in await _read_topic(infra, kafka.topics.touchpoints_dlq)]
+    values = [record.value for record in await _read_topic(infra, own_kafka.topics.touchpoints_dlq)]
     assert values == [b'{"type": "nonsense"']
 
 
 async def test_replay_from_the_beginning_rebuilds_the_store_but_not_the_erased(
-    infra: Endpoints, fresh_db: Database, make_event: Any
+    infra: Endpoints, own_kafka: KafkaSettings, fresh_db: Database, make_event: Any
 ) -> None:
-    kafka = await _own_topics(infra)
     events = _orders(make_event, customers=2, each=3)
-    await _preload(kafka, events)
+    await _preload(own_kafka, events)
     settings = ProfileSettings(
-        kafka=kafka,
+        kafka=own_kafka,
         database=DatabaseSettings(database_url=fresh_db.url),  # type: ignore[arg-type]
-        consumer_group=f"{kafka.topic_namespace}profile",
+        consumer_group=f"{own_kafka.topic_namespace}profile",
     )
     assert await replay(settings) == 6
     async with fresh_db.connection() as conn:
         erased_id = await queries.lookup(conn, "loyalty_id", "L-0")
     assert erased_id is not None
-    publisher = Publisher(kafka)
+    publisher = Publisher(own_kafka)
     await publisher.start()
     try:
-        await erase_customer(fresh_db, publisher, kafka.topics.profile_changes, erased_id)
+        await erase_customer(fresh_db, publisher, own_kafka.topics.profile_changes, erased_id)
     finally:
         await publisher.stop()
     assert await replay(settings) == 6
@@ -209,19 +196,18 @@ async def test_replay_from_the_beginning_rebuilds_the_store_but_not_the_erased(
 
 
 async def test_the_consumer_relays_its_changes_and_empties_the_outbox(
-    infra: Endpoints, fresh_db: Database, make_event: Any
+    infra: Endpoints, own_kafka: KafkaSettings, fresh_db: Database, make_event: Any
 ) -> None:
     """The changes are published beside the fold (not before the offsets are committed):
     they still all reach the topic, once the fold has committed them to the outbox."""
-    kafka = await _own_topics(infra)
     events = _orders(make_event, customers=3, each=2)
-    await _preload(kafka, events)
+    await _preload(own_kafka, events)
     settings = ProfileSettings(
-        kafka=kafka,
+        kafka=own_kafka,
         database=DatabaseSettings(database_url=fresh_db.url),  # type: ignore[arg-type]
         max_batch=2,  # several batches, so several relayed in turn
     )
-    publisher = Publisher(kafka)
+    publisher = Publisher(own_kafka)
     await publisher.start()
     loop = build_consumer(settings, fresh_db, publisher, group_id=f"g-{uuid.uuid4().hex}")
     running = asyncio.create_task(loop.run())
@@ -237,7 +223,7 @@ async def test_the_consumer_relays_its_changes_and_empties_the_outbox(
         loop.stop()
         await running
         await publisher.stop()
-    keys = {record.key for record in await _read_topic(infra, kafka.topics.profile_changes)}
+    keys = {record.key for record in await _read_topic(infra, own_kafka.topics.profile_changes)}
     async with fresh_db.connection() as conn:
         profile_ids = {
             str(await queries.lookup(conn, "loyalty_id", f"L-{c}")).encode() for c in range(3)

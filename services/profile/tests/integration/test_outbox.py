@@ -11,11 +11,10 @@ from sqlalchemy import text
 
 from rapport_events.changes import ProfileChange, decode_change
 from rapport_events.db import Database
-from rapport_events.kafka import Publisher, ensure_topics
+from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
 from rapport_profile.handlers import drain_outbox, fold_and_publish
 from rapport_profile.store import queries
-from support.infra import Endpoints
 
 pytestmark = pytest.mark.integration
 
@@ -48,17 +47,11 @@ async def _published(kafka: KafkaSettings) -> list[ProfileChange]:
 
 
 async def test_changes_folded_while_the_broker_is_down_are_published_by_a_later_drain(
-    fresh_db: Database, infra: Endpoints, make_event: Any
+    fresh_db: Database, own_kafka: KafkaSettings, make_event: Any
 ) -> None:
-    kafka = KafkaSettings(
-        bootstrap_servers=infra.kafka_bootstrap,
-        topic_namespace=f"test-{uuid.uuid4().hex[:8]}.",
-        partitions=2,
-    )
-    await ensure_topics(kafka)
-    topic = kafka.topics.profile_changes
+    topic = own_kafka.topics.profile_changes
     dead = Publisher(KafkaSettings(bootstrap_servers="127.0.0.1:9", delivery_timeout_ms=500))
-    live = Publisher(kafka)
+    live = Publisher(own_kafka)
     await live.start()
     try:
         email = f"{uuid.uuid4().hex}@example.com"
@@ -72,7 +65,7 @@ async def test_changes_folded_while_the_broker_is_down_are_published_by_a_later_
             profile_id = await queries.lookup(conn, "email", email)
         assert {change.profile_id for change in folded.changes} == {profile_id}
         assert await _outbox_rows(fresh_db) == 2
-        assert await _published(kafka) == []
+        assert await _published(own_kafka) == []
 
         # A later batch on a healthy broker is published at once and leaves its rows cleared.
         other = make_event("page_viewed", {"anonymous_id": uuid.uuid4().hex}, {"url": "/x"})
@@ -83,7 +76,7 @@ async def test_changes_folded_while_the_broker_is_down_are_published_by_a_later_
         drained = await drain_outbox(fresh_db, live, topic)
         assert drained == 2
         assert await _outbox_rows(fresh_db) == 0
-        published = await _published(kafka)
+        published = await _published(own_kafka)
         assert sorted((str(c.profile_id), c.kind, c.version) for c in published) == sorted(
             (str(c.profile_id), c.kind, c.version) for c in [*second.changes, *folded.changes]
         )
