@@ -7,6 +7,8 @@ consumer's current batch finish).
 
 from __future__ import annotations
 
+import gc
+import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -137,6 +139,25 @@ def stop_failed_process() -> None:
         _Process.server.should_exit = True
 
 
+class _Server(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        _settle_heap()
+
+
+def _settle_heap() -> None:
+    """Leave what the started process holds out of Python's cyclic garbage collection.
+
+    A full collection walks every tracked object of the oldest generation: in a started
+    service the ~120,000 of its modules, app and validators, which live as long as the process.
+    Under load one ran every few seconds and took ~90 ms of ingest's time on this machine, a
+    pause every request in flight waited out (ingest's single events at 2,000 req/s, two runs
+    each: p99 92 and 103 ms, 23 and 32 ms with them frozen). Objects made later are collected
+    as before, and reference counting frees the frozen ones that are dropped."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging(settings.log_level, json=settings.log_json)
     config = uvicorn.Config(
@@ -151,7 +172,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_keep_alive=settings.keep_alive_seconds,
         proxy_headers=False,
     )
-    _Process.server = uvicorn.Server(config)
+    _Process.server = _Server(config)
     _Process.server.run()
     if _Process.failed:
         raise SystemExit(1)

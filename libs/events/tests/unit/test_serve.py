@@ -1,10 +1,16 @@
-"""An idle connection stays open as long as the service is told (`keep_alive_seconds`), not
+"""What `serve` does for every service, seen from outside a real process.
+
+An idle connection stays open as long as the service is told (`keep_alive_seconds`), not
 uvicorn's 5 s: behind a load balancer whose idle timeout is longer than the service's, the
 service closes connections the balancer still thinks open, and a request sent on one as it
-closes fails (the bench's probes met it as a client read error under load)."""
+closes fails (the bench's probes met it as a client read error under load).
+
+Once started, the process's heap is frozen out of the cyclic garbage collector, whose full
+collections otherwise walk it every few seconds under load (`_settle_heap`)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -18,6 +24,7 @@ from bench.stack import free_port
 
 SERVICE = textwrap.dedent(
     """
+    import gc
     import sys
     from contextlib import asynccontextmanager
 
@@ -27,14 +34,20 @@ SERVICE = textwrap.dedent(
 
     @asynccontextmanager
     async def lifespan(app):
+        app.state.frozen_at_startup = gc.get_freeze_count()
         yield
 
 
     settings = ServiceSettings(port=int(sys.argv[1]), host="127.0.0.1", keep_alive_seconds=2)
-    serve(
-        create_app(title="t", description="", settings=settings, checks={}, lifespan=lifespan),
-        settings,
-    )
+    app = create_app(title="t", description="", settings=settings, checks={}, lifespan=lifespan)
+
+
+    @app.get("/gc")
+    async def frozen():
+        return {"at_startup": app.state.frozen_at_startup, "now": gc.get_freeze_count()}
+
+
+    serve(app, settings)
     """
 )
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -97,3 +110,12 @@ def test_an_idle_connection_is_kept_as_long_as_configured_then_closed(port: int)
         assert answer(connection).startswith(b"HTTP/1.1 200")
         time.sleep(2.5)  # idle past them; uvicorn's own 5 s would keep it open until 5 s
         assert closed(connection, within=2)
+
+
+def test_the_started_process_is_left_out_of_full_collections(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(b"GET /gc HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        response = answer(connection)
+    frozen = json.loads(response.partition(b"\r\n\r\n")[2])
+    assert frozen["at_startup"] == 0  # nothing frozen before the service had started
+    assert frozen["now"] > 10_000  # the modules, the app, the validators
