@@ -29,6 +29,7 @@ from bench import scenarios
 from bench.harness import GOAL_RATE, Bench, Result
 from bench.report import render_markdown
 from bench.stack import Infra, Stack
+from rapport_events.heap import settle_heap
 
 HERE = Path(__file__).resolve().parent
 NAMES = ("ingest", "fold", "freshness", "offers")
@@ -94,6 +95,7 @@ async def run(args: argparse.Namespace, console: Console) -> tuple[list[Result],
 
         async def step(stage: str, work: Awaitable[Result | list[Result]]) -> None:
             began = time.monotonic()
+            settle_heap()  # what the stack and earlier scenarios left, as a service does
             try:
                 done = await work
             except Exception as error:  # one broken scenario must not hide the others

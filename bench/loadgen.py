@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from rapport_events.heap import settle_heap
+
 
 @dataclass(frozen=True)
 class Request:
@@ -112,6 +114,7 @@ class Run:
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     run = Run(spec)
+    settle_heap()  # the prepared requests: 100,000 and more for a closed run
     connector = aiohttp.TCPConnector(limit=int(spec.get("connections", 64)))
     timeout = aiohttp.ClientTimeout(total=float(spec.get("timeout", 10)))
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:

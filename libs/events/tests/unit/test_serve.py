@@ -6,7 +6,7 @@ service closes connections the balancer still thinks open, and a request sent on
 closes fails (the bench's probes met it as a client read error under load).
 
 Once started, the process's heap is frozen out of the cyclic garbage collector, whose full
-collections otherwise walk it every few seconds under load (`_settle_heap`)."""
+collections otherwise walk it every few seconds under load (`settle_heap`)."""
 
 from __future__ import annotations
 
