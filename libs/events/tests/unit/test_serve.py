@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.stack import free_port
+from rapport_events.heap import YOUNG_GENERATION_THRESHOLD
 
 SERVICE = textwrap.dedent(
     """
@@ -44,7 +45,11 @@ SERVICE = textwrap.dedent(
 
     @app.get("/gc")
     async def frozen():
-        return {"at_startup": app.state.frozen_at_startup, "now": gc.get_freeze_count()}
+        return {
+            "at_startup": app.state.frozen_at_startup,
+            "now": gc.get_freeze_count(),
+            "threshold": gc.get_threshold()[0],
+        }
 
 
     serve(app, settings)
@@ -119,3 +124,4 @@ def test_the_started_process_is_left_out_of_full_collections(port: int) -> None:
     frozen = json.loads(response.partition(b"\r\n\r\n")[2])
     assert frozen["at_startup"] == 0  # nothing frozen before the service had started
     assert frozen["now"] > 10_000  # the modules, the app, the validators
+    assert frozen["threshold"] == YOUNG_GENERATION_THRESHOLD
