@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gc
 
-# Python collects its youngest generation every 700 new container objects, and the oldest
-# every 100 such collections (once it has grown by a quarter): at 1,000 events/s, a full
-# collection of a recommender's or a profile's caches every few seconds. At 10,000 a young
-# collection still took ~0.15 ms in ingest, and full ones come a fourteenth as often; RSS did
-# not move (bench --only freshness offers --scale 0.05, two runs each: event -> changed offer
-# p99 728 and 1,044 ms -> 333 and 396 ms, freshness p99 83 and 91 -> 64 and 69 ms; peaks
-# within 3 MB).
+# Python collects its youngest generation every 700 new container objects, and the oldest every
+# 100 such collections (once it has grown by a quarter): under load, a full collection every
+# few seconds (ingest's, counted with gc.callbacks), over whatever the process has built since
+# it started, its caches included. At 10,000 a young collection still took ~0.15 ms in ingest,
+# and full ones come a fourteenth as often; RSS did not move (bench --only freshness offers
+# --scale 0.05, two runs each: event -> changed offer p99 728 and 1,044 ms -> 333 and 396 ms,
+# freshness p99 83 and 91 -> 64 and 69 ms; peaks within 3 MB).
 YOUNG_GENERATION_THRESHOLD = 10_000
 
 
