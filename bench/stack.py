@@ -243,11 +243,7 @@ class Stack:
         """A scratch topic under the namespace (created now, deleted with the stack)."""
         full = f"{self.namespace}{name}"
         await ensure_topics(self.kafka, (full,))
-        # Recorded once however often it is asked for: a topic named twice in one deletion
-        # is refused by the broker, and the round-trip topic (asked for by the broker's
-        # warm-up and by the freshness and offer references) was left behind by every stack.
-        if full not in self.extra_topics:
-            self.extra_topics.append(full)
+        self.extra_topics.append(full)  # asked for again is fine: deletion names each once
         return full
 
     async def start_over(self, name: str) -> None:
