@@ -311,6 +311,42 @@ async def test_the_loop_tells_how_far_behind_the_end_of_the_log_it_is(
     assert loop.behind <= 20
 
 
+async def test_a_lingering_loop_gathers_what_arrives_after_the_first_records(
+    settings: KafkaSettings, publisher: Publisher
+) -> None:
+    early, late = [page_view(n) for n in range(5)], [page_view(n) for n in range(5, 10)]
+    await publish(publisher, settings.topics.touchpoints, early)
+    batches: list[list[uuid.UUID]] = []
+    done = asyncio.Event()
+
+    async def handler(batch: Sequence[Delivered[TouchpointEvent]]) -> None:
+        batches.append([item.value.event_id for item in batch])
+        if sum(map(len, batches)) == len(early) + len(late):
+            done.set()
+
+    loop = ConsumerLoop(
+        settings,
+        group_id=f"group-{uuid.uuid4().hex[:6]}",
+        topics=[settings.topics.touchpoints],
+        decode=lambda _topic, value: decode_event(value),
+        handler=handler,
+        dead_letters=publisher,
+        linger_ms=3000,
+    )
+
+    async def assigned() -> bool | None:
+        consumer = loop._consumer
+        return True if consumer is not None and consumer.assignment() else None
+
+    async with running(loop):
+        # Assigned: its first poll takes the early records at once, and the linger begins.
+        await eventually(assigned)
+        await asyncio.sleep(0.3)  # a loop without a linger has handled the early ones by now
+        await publish(publisher, settings.topics.touchpoints, late)
+        await asyncio.wait_for(done.wait(), 20)
+    assert [sorted(batch) for batch in batches] == [sorted(e.event_id for e in early + late)]
+
+
 async def test_stop_lets_the_batch_in_hand_finish_and_commit(
     settings: KafkaSettings, publisher: Publisher
 ) -> None:

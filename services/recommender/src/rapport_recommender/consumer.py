@@ -190,6 +190,7 @@ def build_consumer(
         handler=handle,
         dead_letters=publisher,
         max_batch=settings.max_batch,
+        linger_ms=settings.fold_linger_ms,
         is_transient=_retryable,
     )
 
