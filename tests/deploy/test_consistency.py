@@ -201,13 +201,14 @@ def test_kafka_topics_are_the_contracts_topics(built: dict[str, list[Resource]])
 
 
 def test_kafka_users_have_least_privilege(built: dict[str, list[Resource]]) -> None:
-    touchpoints, dlq, changes, offers = (
+    touchpoints, dlq, urgent, changes, offers = (
         "rapport.touchpoints.v1",
         "rapport.touchpoints.dlq.v1",
+        "rapport.touchpoints.urgent.v1",
         "rapport.profile-changes.v1",
         "rapport.offers.v1",
     )
-    assert set(ALL_TOPICS) == {touchpoints, dlq, changes, offers}
+    assert set(ALL_TOPICS) == {touchpoints, dlq, urgent, changes, offers}
     grants: dict[str, set[tuple[str, str, str]]] = {}
     for user in of_kind(built["prod"], "KafkaUser"):
         grants[user["metadata"]["name"]] = {
@@ -228,7 +229,7 @@ def test_kafka_users_have_least_privilege(built: dict[str, list[Resource]]) -> N
                     user["metadata"]["name"],
                 )
     assert grants == {
-        "rapport-ingest": {("topic", touchpoints, "Write")},
+        "rapport-ingest": {("topic", touchpoints, "Write"), ("topic", urgent, "Write")},
         "rapport-profile": {
             ("topic", touchpoints, "Read"),
             ("topic", changes, "Write"),
@@ -237,6 +238,7 @@ def test_kafka_users_have_least_privilege(built: dict[str, list[Resource]]) -> N
         },
         "rapport-recommender": {
             ("topic", touchpoints, "Read"),
+            ("topic", urgent, "Read"),
             ("topic", changes, "Read"),
             ("topic", offers, "Write"),
             ("topic", dlq, "Write"),

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from rapport_events.changes import Identified, encode_change
 from rapport_events.codec import decode_json, encode_event, event_headers
 from rapport_events.db import Database
-from rapport_events.envelope import parse_event
+from rapport_events.envelope import URGENT_TYPES, parse_event
 from rapport_events.identity import IdentityKind, identifier_hash, message_key
 from rapport_events.kafka import Publisher
 from rapport_events.settings import KafkaSettings
@@ -99,11 +99,13 @@ def complaint(email: str, ago: timedelta = timedelta(0)) -> Any:
 
 
 async def send(sender: Publisher, kafka: KafkaSettings, *events: Any) -> None:
-    """As ingest publishes them: keyed by identity, with the event headers."""
-    await sender.publish_many(
-        kafka.topics.touchpoints,
-        [(message_key(e.identity), encode_event(e), event_headers(e, "test")) for e in events],
-    )
+    """As ingest publishes them: keyed by identity, with the event headers; the urgent ones
+    copied to the urgent topic too."""
+    records = [(message_key(e.identity), encode_event(e), event_headers(e, "test")) for e in events]
+    await sender.publish_many(kafka.topics.touchpoints, records)
+    urgent = [r for e, r in zip(events, records, strict=True) if e.type in URGENT_TYPES]
+    if urgent:
+        await sender.publish_many(kafka.topics.touchpoints_urgent, urgent)
 
 
 async def identify(sender: Publisher, kafka: KafkaSettings, pid: uuid.UUID, email: str) -> None:

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 TOUCHPOINTS = "rapport.touchpoints.v1"
 TOUCHPOINTS_DLQ = "rapport.touchpoints.dlq.v1"
+# Copies of the urgent touchpoints (`envelope.URGENT_TYPES`), kept an hour: a lane that acts on
+# them at once reads a few records a second instead of passing over the whole stream. The
+# touchpoints topic stays the record of everything.
+TOUCHPOINTS_URGENT = "rapport.touchpoints.urgent.v1"
 PROFILE_CHANGES = "rapport.profile-changes.v1"
 OFFERS = "rapport.offers.v1"
 
-ALL_TOPICS = (TOUCHPOINTS, TOUCHPOINTS_DLQ, PROFILE_CHANGES, OFFERS)
+ALL_TOPICS = (TOUCHPOINTS, TOUCHPOINTS_DLQ, TOUCHPOINTS_URGENT, PROFILE_CHANGES, OFFERS)
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,10 @@ class Topics:
     @property
     def touchpoints_dlq(self) -> str:
         return self.namespace + TOUCHPOINTS_DLQ
+
+    @property
+    def touchpoints_urgent(self) -> str:
+        return self.namespace + TOUCHPOINTS_URGENT
 
     @property
     def profile_changes(self) -> str:

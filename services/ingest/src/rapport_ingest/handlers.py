@@ -9,6 +9,7 @@ published (a cheap optimisation, lost on restart, not shared between replicas).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from rapport_events.auth import Principal
 from rapport_events.codec import encode_event, event_headers
-from rapport_events.envelope import EVENT_ADAPTER, TouchpointEvent, now_utc
+from rapport_events.envelope import EVENT_ADAPTER, URGENT_TYPES, TouchpointEvent, now_utc
 from rapport_events.identity import message_key
 from rapport_events.kafka import Publisher
 from rapport_ingest import metrics
@@ -51,6 +52,9 @@ class Intake:
         self._settings = settings
         self._publisher = publisher
         self._topic = settings.kafka.topics.touchpoints
+        # Complaints and consents are copied there too, for what acts on them at once; an
+        # event is accepted once both have it (a retry is deduped by event id downstream).
+        self._urgent = settings.kafka.topics.touchpoints_urgent
         self._window = settings.time_window
         self._context = {"phone_region": settings.phone_region}
         self._recent = RecentIds(settings.recent_ids)
@@ -170,9 +174,17 @@ class Intake:
                 )
                 for event in fresh.values()
             ]
+            urgent = [
+                record
+                for record, event in zip(records, fresh.values(), strict=True)
+                if event.type in URGENT_TYPES
+            ]
             started = time.perf_counter()
             try:
-                await self._publisher.publish_many(self._topic, records)
+                await asyncio.gather(
+                    self._publisher.publish_many(self._topic, records),
+                    *([self._publisher.publish_many(self._urgent, urgent)] if urgent else []),
+                )
             except Exception:
                 metrics.PUBLISH_FAILURES.inc()
                 raise

@@ -20,7 +20,7 @@ from support.servers import running
 
 # event_id → every record carrying it: [{"key", "headers", "value", "partition"}, ...]
 Records = dict[str, list[dict[str, Any]]]
-ReadBack = Callable[[Collection[str]], Awaitable[Records]]
+ReadBack = Callable[..., Awaitable[Records]]  # (event_ids, topic=the touchpoints)
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +32,10 @@ async def ingest(kafka_settings: KafkaSettings, keys: ApiKeys) -> AsyncIterator[
 
 @pytest.fixture(scope="session")
 def read_back(kafka_settings: KafkaSettings) -> ReadBack:
-    """Read the touchpoint topic from the start until every wanted event id has been seen;
-    returns every record of those ids (a duplicate shows as a list of two)."""
+    """Read the touchpoint topic (or `topic`) from the start up to its end; returns every
+    record of the wanted event ids (a duplicate shows as a list of two)."""
 
-    async def read(event_ids: Collection[str]) -> Records:
+    async def read(event_ids: Collection[str], topic: str | None = None) -> Records:
         # Everything acknowledged before this call is below the end offsets taken here, so
         # reading up to them sees every copy of every wanted event: duplicates included.
         consumer = AIOKafkaConsumer(
@@ -47,7 +47,7 @@ def read_back(kafka_settings: KafkaSettings) -> ReadBack:
         await consumer.start()
         found: Records = {}
         try:
-            topic = kafka_settings.topics.touchpoints
+            topic = topic or kafka_settings.topics.touchpoints
             # The session created the topic with this many partitions (support.fixtures).
             partitions = [TopicPartition(topic, n) for n in range(kafka_settings.partitions)]
             consumer.assign(partitions)

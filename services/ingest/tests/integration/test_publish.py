@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from rapport_events.envelope import EVENT_TYPES
+from rapport_events.envelope import EVENT_TYPES, URGENT_TYPES
+from rapport_events.settings import KafkaSettings
 from rapport_ingest.api.examples import example_event
 from support.keys import ApiKeys
 
@@ -86,7 +87,11 @@ async def test_the_message_key_is_the_hash_of_the_strongest_identifier(
 
 
 async def test_a_batch_publishes_the_valid_events_and_lists_the_invalid_ones(
-    ingest: str, keys: ApiKeys, read_back: Any, http: httpx.AsyncClient
+    ingest: str,
+    keys: ApiKeys,
+    read_back: Any,
+    http: httpx.AsyncClient,
+    kafka_settings: KafkaSettings,
 ) -> None:
     events = [fresh(kind) for kind in EVENT_TYPES]
     broken = fresh("order_completed")
@@ -119,6 +124,13 @@ async def test_a_batch_publishes_the_valid_events_and_lists_the_invalid_ones(
         assert record["value"]["type"] == event["type"]
         assert record["key"] == key_of("customer_id", "C-100234")
         assert record["value"]["received_at"]
+    # Complaints and consents are copied to the urgent topic, as they are on the touchpoints.
+    copied = await read_back(
+        [e["event_id"] for e in posted], kafka_settings.topics.touchpoints_urgent
+    )
+    assert sorted(record["value"]["type"] for [record] in copied.values()) == sorted(URGENT_TYPES)
+    for event_id, [copy] in copied.items():
+        assert copy == found[event_id][0]
 
 
 async def test_a_batch_with_no_valid_event_is_422_and_publishes_nothing(

@@ -15,7 +15,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from rapport_events import properties as p
-from rapport_events.envelope import TouchpointEvent
+from rapport_events.envelope import URGENT_TYPES, TouchpointEvent
 from rapport_events.identity import identifier_hash
 
 
@@ -205,8 +205,8 @@ READS_PROPERTIES = frozenset(
 
 # The types that change what may be offered at all, and where: complaints and consents
 # (`Facts.priorities` ranks them at once while live). The express lane folds them ahead of
-# the stream.
-RULE_TYPES = frozenset({"complaint_logged", "case_resolved", "unsubscribed", "consent_updated"})
+# the stream, from the urgent topic where ingest copies them.
+RULE_TYPES = URGENT_TYPES
 
 
 def _add(facts: Facts, event: Touchpoint) -> None:  # noqa: PLR0912 - one case per type
