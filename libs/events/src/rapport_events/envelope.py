@@ -110,7 +110,8 @@ EVENT_TYPES: tuple[str, ...] = tuple(PROPERTIES_BY_TYPE)
 
 # The types that change at once what a customer may be offered, and where: a complaint and its
 # resolution, an unsubscribe, a consent. Ingest publishes a copy of each to the urgent topic
-# too (`Topics.urgent`), so that what acts on them at once need not read the whole stream.
+# too (`Topics.touchpoints_urgent`), so that what acts on them at once need not read the whole
+# stream.
 URGENT_TYPES = frozenset({"complaint_logged", "case_resolved", "unsubscribed", "consent_updated"})
 
 # What every consumer handles: the type checker sees the common shape; at run time each event
