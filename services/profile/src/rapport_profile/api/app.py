@@ -4,7 +4,6 @@ unless disabled; the outbox drain always does (the API publishes erasures too)."
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -107,10 +106,6 @@ def build_app(settings: ProfileSettings | None = None) -> FastAPI:
             consuming(consumer),
             scheduled(db, publisher, settings, cache),
         ):
-            # Everything loaded so far (modules, models, routes) lives as long as the process:
-            # move it out of the collector's sight, or each full collection walks it again
-            # (a tenth of a card read's CPU in profiles).
-            gc.freeze()
             yield
         await db.dispose()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -115,8 +114,6 @@ def build_app(settings: RecommenderSettings | None = None) -> FastAPI:
             working(workers),
             consuming(consumer),
         ):
-            # What is loaded by now lives as long as the process: out of the collector's sight.
-            gc.freeze()
             yield
         await db.dispose()
 
