@@ -28,7 +28,9 @@ def settle_heap() -> None:
 
     Call it once the process is set up. Objects made later are collected as before, and
     reference counting still frees a frozen object that is dropped (only a frozen cycle
-    stays)."""
+    stays). A higher young threshold the process chose for itself is kept (the profile's
+    fold sets its own, `rapport_profile.consumer.FOLD_GC_THRESHOLDS`)."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_GENERATION_THRESHOLD), *older)
