@@ -50,7 +50,7 @@ from rapport_events.codec import encode_event
 from rapport_events.db import Database
 from rapport_events.envelope import TouchpointEvent, parse_event
 from rapport_events.identity import IdentityKind, identifier_hash, message_key
-from rapport_events.kafka import BrokerUnavailable, Publisher, ensure_topics
+from rapport_events.kafka import BrokerUnavailable, Publisher, delete_topics, ensure_topics
 from rapport_events.settings import KafkaSettings
 from rapport_recommender.settings import RecommenderSettings
 from rapport_recommender.store import MIGRATIONS
@@ -445,6 +445,8 @@ async def bench(args: argparse.Namespace) -> None:
         await db.dispose()
         if not args.keep:
             await drop_database(base_url, url)
+            # the run's namespace goes with it, or a long-lived local broker gathers its topics
+            await delete_topics(kafka, (f"{kafka.topic_namespace}bench.roundtrip",))
 
 
 async def load_generator(args: argparse.Namespace) -> None:
@@ -490,7 +492,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000)
     parser.add_argument("--get-rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the benchmark database and topics"
+    )
     parser.add_argument("--profile", type=Path, help="profile the service with pyinstrument")
     parser.add_argument("--skip-get", action="store_true", help="skip the GET offers run")
     parser.add_argument(
