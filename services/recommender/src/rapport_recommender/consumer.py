@@ -1,6 +1,6 @@
 """The Kafka entry point of the recommender: touchpoints and profile changes, folded together
 in one transaction per batch; offsets commit after it; the re-ranker is woken after it (it
-ranks the customers the batch touched and publishes the best offers that changed)."""
+ranks the customers the batch marked and publishes the best offers that changed)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Use cases of the recommender: fold a batch (events and profile changes) in one unit of
 work; rank the offers of a customer; publish best offers that changed.
 
-The fold writes facts only: the customers it touched are marked stale in the same transaction
-and ranked again by the re-ranker (`rerank`) once it has committed, and its co-occurrence
-increments are recorded as one row that `rerank.merge_pending_pairs` adds to item_pairs, so
-that a batch costs what its own facts cost."""
+The fold writes facts only: the customers whose ranking it may change (not those it merely
+saw: `Facts.sighted_only`) are marked stale in the same transaction and ranked again by the
+re-ranker (`rerank`) once it has committed, and its co-occurrence increments are recorded as
+one row that `rerank.merge_pending_pairs` adds to item_pairs, so that a batch costs what its
+own facts cost."""
 
 from __future__ import annotations
 
@@ -103,9 +104,13 @@ async def fold_into(
     facts = facts_of(fresh)
     params = settings.scoring()
     prior = await queries.item_histories(conn, facts.paired(), params.pair_window)
+    # Read before the write: a sighting of a customer on record with no country changes
+    # nothing their ranking reads, so it marks no one (the rest of the batch does).
+    sighted = await queries.countries_of(conn, facts.sighted_only())
+    unchanged = {subject for subject, country in sighted.items() if country is None}
     update = fold_batch(facts, prior, params, TREND_EPOCH)
     await _write(conn, update)
-    profile_of = await queries.profiles_of_subjects(conn, facts.subjects())
+    profile_of = await queries.profiles_of_subjects(conn, facts.subjects() - unchanged)
     affected = set(profile_of.values())
     # Before the merges and erasures touch `best_offers`: a re-ranker settling one of these
     # ids locks its mark before its best offer, so this order cannot deadlock with it.

@@ -95,6 +95,32 @@ async def test_fold_marks_and_rerank_queues_the_changed_best_offer(fresh_db: Dat
     assert found["published"] is False  # the outbox: publishing is the next step
 
 
+async def test_a_mere_sighting_marks_only_a_customer_whose_ranking_it_can_change(
+    fresh_db: Database,
+) -> None:
+    t = tag()
+    email, pid = await bought_lamp(fresh_db, t)
+    await drain(fresh_db)
+    opened = {"message_id": f"{t}-m"}
+    await fold(fresh_db, SETTINGS, [event(email, "email_opened", opened, channel="email")], [])
+    assert await marks(fresh_db, pid) == {}  # on record, no country: the same offers
+
+    visit = {"url": "https://shop.example.com/c/1"}
+    await fold(fresh_db, SETTINGS, [event(email, "page_viewed", visit, country="FR")], [])
+    assert pid in await marks(fresh_db, pid)  # a country: its popular items count
+    await drain(fresh_db)
+    await fold(fresh_db, SETTINGS, [event(email, "email_opened", opened, channel="email")], [])
+    # With a country on record, the latest sighting may decide a profile's country.
+    assert pid in await marks(fresh_db, pid)
+
+    other, pid2 = await bought_lamp(fresh_db, t)
+    second = f"second-{other}"
+    await fold(fresh_db, SETTINGS, [], [identified(pid2, other, second)])
+    await drain(fresh_db)
+    await fold(fresh_db, SETTINGS, [event(second, "email_opened", opened, channel="email")], [])
+    assert pid2 in await marks(fresh_db, pid2)  # an identifier's first sighting
+
+
 async def test_a_fold_during_ranking_keeps_the_mark_for_one_more_pass(
     fresh_db: Database,
 ) -> None:

@@ -63,3 +63,30 @@ def test_each_type_the_express_lane_takes_is_ranked_at_once_while_live() -> None
     for example in examples:
         priorities = facts_of([example]).priorities(live_since=AT - timedelta(minutes=1))
         assert priorities == {"s": Priority.AT_ONCE}, example.type
+
+
+def test_a_batch_tells_the_customers_it_only_sighted_from_those_it_told_something() -> None:
+    facts = facts_of(
+        [
+            touchpoint("page_viewed", "visitor", url="https://shop.example.com/c/1"),
+            touchpoint("email_opened", "visitor", message_id="m-1"),
+            touchpoint("email_opened", "buyer", message_id="m-2"),
+            touchpoint("order_completed", "buyer", items=[line("A")]),
+            touchpoint("product_viewed", "browser", sku="A", name=None),
+            touchpoint("cart_updated", "shopper", items=[line("B")]),
+            touchpoint("complaint_logged", "caller", case_id="c-1"),
+            Touchpoint(
+                uuid.uuid4(),
+                "offer_declined",
+                "answerer",
+                AT,
+                None,
+                SimpleNamespace(kind="product", channel="email", items=["A"]),
+            ),
+            # A country is something the ranking reads (the popularity of the customer's
+            # country), even on a mere visit.
+            Touchpoint(uuid.uuid4(), "page_viewed", "traveller", AT, "FR", SimpleNamespace()),
+        ]
+    )
+    assert facts.sighted_only() == {"visitor"}
+    assert facts.ranked_subjects() == {"buyer", "browser", "shopper", "caller", "answerer"}

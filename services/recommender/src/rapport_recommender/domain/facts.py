@@ -116,6 +116,22 @@ class Facts:
     def subjects(self) -> set[str]:
         return set(self.seen)
 
+    def ranked_subjects(self) -> set[str]:
+        """Subjects with a fact the ranking reads: an item touched, an order, a cart, a
+        complaint, a consent, an answer to an offer."""
+        found = {t.subject for t in self.touches} | {o.subject for o in self.orders}
+        found |= {c.subject for c in self.carts} | {c.subject for c in self.complaints}
+        found |= {c.subject for c in self.consents} | {f.subject for f in self.feedback}
+        return found
+
+    def sighted_only(self) -> set[str]:
+        """Subjects the batch only saw (a visit, an email opened, a call started), with no
+        country: the sighting moves their last-seen time and nothing else the ranking reads,
+        unless they have no row yet (their first sighting) or a country on record (becoming a
+        profile's latest sighting may make it the profile's country). About half of a web
+        shop's stream; re-ranking each of those customers would only find the same offers."""
+        return self.subjects() - self.ranked_subjects() - self.countries.keys()
+
     def priorities(self, live_since: datetime) -> dict[str, Priority]:
         """Subjects whose offers a rule must change before the re-ranker gets to them in turn,
         and how soon. At once: a complaint (service recovery first, sales pushes stop) or a

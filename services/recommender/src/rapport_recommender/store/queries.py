@@ -410,6 +410,18 @@ async def profiles_of_subjects(
     return {row.identifier_hash: row.profile_id for row in rows}
 
 
+_COUNTRIES_OF = select(customers.c.subject, customers.c.country).where(_among(customers.c.subject))
+
+
+async def countries_of(conn: AsyncConnection, subjects: Iterable[str]) -> dict[str, str | None]:
+    """subject → its country on record (None: none yet), for the subjects that have a row."""
+    wanted = sorted(set(subjects))
+    if not wanted:
+        return {}
+    rows = await conn.execute(_COUNTRIES_OF, _listed(wanted))
+    return {row.subject: row.country for row in rows}
+
+
 _SURVIVORS_OF = select(profile_links.c.profile_id, profile_links.c.survivor_id).where(
     _among(profile_links.c.profile_id)
 )
