@@ -128,8 +128,8 @@ class Facts:
         """Subjects the batch only saw (a visit, an email opened, a call started), with no
         country: the sighting moves their last-seen time and nothing else the ranking reads,
         unless they have no row yet (their first sighting) or a country on record (becoming a
-        profile's latest sighting may make it the profile's country). About half of a web
-        shop's stream; re-ranking each of those customers would only find the same offers."""
+        profile's latest sighting may make it the profile's country). Half of the bench's
+        event mix; re-ranking each of those customers would only find the same offers."""
         return self.subjects() - self.ranked_subjects() - self.countries.keys()
 
     def priorities(self, live_since: datetime) -> dict[str, Priority]:
